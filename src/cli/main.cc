@@ -1,0 +1,40 @@
+// rtml: one executable, many subcommands.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <string>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"rtml — real-time machine learning: ONNX inference, serving, data and decisions"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string(rtml::cli::kVersion));
+
+  rtml::cli::RunOptions run_opts;
+  auto* run = app.add_subcommand("run", "Run an ONNX model on a KServe v2 request and print the response");
+  run->add_option("model", run_opts.model, "ONNX model file")->required();
+  run->add_option("--request", run_opts.request, "KServe v2 inference request body (JSON file, - for stdin)")->required();
+
+  rtml::cli::BenchOptions bench_opts;
+  auto* bench = app.add_subcommand("bench", "Time one request in a loop on one thread; prints one JSON line");
+  bench->add_option("model", bench_opts.model, "ONNX model file")->required();
+  bench->add_option("--request", bench_opts.request, "KServe v2 inference request body (JSON file)")->required();
+  bench->add_option("--seconds", bench_opts.seconds, "how long to run")->check(CLI::PositiveNumber);
+
+  rtml::cli::ConformanceOptions conf_opts;
+  auto* conf = app.add_subcommand("conformance", "Run ONNX backend test cases found under DIR");
+  conf->add_option("dir", conf_opts.dir, "directory searched for */model.onnx")->required();
+  conf->add_option("--filter", conf_opts.filter, "only cases whose name contains this text");
+  conf->add_flag("-v,--verbose", conf_opts.verbose, "print every case, not only failures and skips");
+
+  auto* ops = app.add_subcommand("ops", "List the ONNX operators rtml implements");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (run->parsed()) return rtml::cli::RunCommand(run_opts);
+  if (bench->parsed()) return rtml::cli::BenchCommand(bench_opts);
+  if (conf->parsed()) return rtml::cli::ConformanceCommand(conf_opts);
+  if (ops->parsed()) return rtml::cli::OpsCommand();
+  return 1;
+}

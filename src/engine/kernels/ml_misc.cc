@@ -1,0 +1,8 @@
+#include "engine/internal/kernel_util.h"
+#include "engine/internal/registry.h"
+
+namespace rtml::engine::internal {
+
+void RegisterMlMiscKernels(KernelRegistry& r) { (void)r; }
+
+}  // namespace rtml::engine::internal
