@@ -26,6 +26,7 @@ struct ConformanceOptions {
   std::string dir;
   std::string filter;
   bool verbose = false;
+  int min_passed = 0;  // fail unless at least this many cases pass
 };
 int ConformanceCommand(const ConformanceOptions& options);
 

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   conf->add_option("dir", conf_opts.dir, "directory searched for */model.onnx")->required();
   conf->add_option("--filter", conf_opts.filter, "only cases whose name contains this text");
   conf->add_flag("-v,--verbose", conf_opts.verbose, "print every case, not only failures and skips");
+  conf->add_option("--min-passed", conf_opts.min_passed, "exit non-zero unless at least this many cases pass");
 
   auto* ops = app.add_subcommand("ops", "List the ONNX operators rtml implements");
 

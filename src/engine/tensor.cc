@@ -110,7 +110,9 @@ bool Shape::operator==(const Shape& o) const {
   return true;
 }
 
-void Tensor::AlignedFree::operator()(std::byte* p) const { std::free(p); }
+void Tensor::AlignedFree::operator()(std::byte* p) const {
+  ::operator delete(p, std::align_val_t{64});
+}
 
 Tensor::~Tensor() = default;
 
@@ -181,7 +183,7 @@ Status Tensor::Resize(DataType type, const Shape& shape) {
     // Round up to the 64-byte alignment that aligned_alloc requires.
     size_t cap = (need + 63) / 64 * 64;
     if (cap == 0) cap = 64;
-    void* p = std::aligned_alloc(64, cap);
+    void* p = ::operator new(cap, std::align_val_t{64}, std::nothrow);
     if (p == nullptr) return ResourceExhaustedError("out of memory allocating " + std::to_string(cap) + " bytes");
     bytes_.reset(static_cast<std::byte*>(p));
     capacity_ = cap;

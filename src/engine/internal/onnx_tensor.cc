@@ -53,7 +53,7 @@ namespace {
 template <typename Dst, typename Field>
 Status CopyField(const Field& field, int64_t n, Tensor& out, const char* field_name) {
   if (static_cast<int64_t>(field.size()) != n) {
-    return InvalidArgumentError("tensor has " + std::to_string(field.size()) + " values in " +
+    return InvalidArgumentError(std::to_string(field.size()) + " values in " +
                                 field_name + " but its shape " + out.shape().ToString() +
                                 " needs " + std::to_string(n));
   }
