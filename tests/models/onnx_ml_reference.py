@@ -24,8 +24,9 @@ behaviour is clearly accidental (it drops a requested post_transform, loses
 base_values, writes a malformed buffer, ...) raise Unsupported, so that no
 generated test pins such a behaviour.
 
-Only the Python standard library is used for the ai.onnx.ml operators; the
-standard operators (MatMul, Gemm, ...) use numpy.
+The tree-ensemble, linear and SVM operators are plain Python loops; the simple
+element-wise transformers and the standard operators (MatMul, Gemm, ...) use
+numpy.
 """
 
 import math
@@ -876,8 +877,7 @@ def run_model(model, feeds):
         a = node_attributes(node)
         ins = [env[n] if n else None for n in node.input]
         if node.op_type == "Constant":
-            outs = [_tensor(a["value"]) if not isinstance(a["value"], list)
-                    else np.array(a["value"])]
+            outs = [_tensor(next(at.t for at in node.attribute if at.name == "value"))]
         elif node.domain == ML_DOMAIN:
             outs = _ml_op(node.op_type, a, ins)
         elif node.domain in ("", "ai.onnx"):
