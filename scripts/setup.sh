@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake ccache pkg-config git
   libboost-dev libsimdjson-dev nlohmann-json3-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
-  libeigen3-dev libsqlite3-dev sqlite3
+  libeigen3-dev libsqlite3-dev sqlite3 libssl-dev
   libxgboost-dev xgboost
   prometheus-cpp-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev

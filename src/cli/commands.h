@@ -4,6 +4,8 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace rtml::cli {
 
@@ -31,5 +33,12 @@ struct ConformanceOptions {
 int ConformanceCommand(const ConformanceOptions& options);
 
 int OpsCommand();
+
+struct ServeOptions {
+  std::string config_file;
+  // Settings given on the command line, by setting name.
+  std::vector<std::pair<std::string, std::string>> overrides;
+};
+int ServeCommand(const ServeOptions& options);
 
 }  // namespace rtml::cli

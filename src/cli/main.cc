@@ -4,7 +4,10 @@
 #include <cstdio>
 #include <string>
 
+#include <map>
+
 #include "cli/commands.h"
+#include "server/server_config.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"rtml — real-time machine learning: ONNX inference, serving, data and decisions"};
@@ -31,11 +34,36 @@ int main(int argc, char** argv) {
 
   auto* ops = app.add_subcommand("ops", "List the ONNX operators rtml implements");
 
+  rtml::cli::ServeOptions serve_opts;
+  std::string settings_help = "Settings (flag / environment variable / config-file key):\n";
+  for (const auto& s : rtml::server::ServerConfig::Settings()) {
+    settings_help += std::string("  --") + s.name + " / " + s.env + " / " + s.name + ": " + s.help + "\n";
+  }
+  settings_help += "  RTML_ADMIN_KEY: an admin key for all sandboxes (environment only)\n"
+                   "Precedence: flags > environment > config file > defaults.";
+  auto* serve = app.add_subcommand("serve", "Run the prediction server");
+  serve->footer(settings_help);
+  serve->add_option("--config", serve_opts.config_file, "JSON file of settings");
+  std::map<std::string, std::string> serve_values;
+  for (const auto& s : rtml::server::ServerConfig::Settings()) {
+    std::string flag = std::string("--") + s.name;
+    std::string alt;
+    for (char c : std::string(s.name)) alt.push_back(c == '_' ? '-' : c);
+    if (alt != s.name) flag += ",--" + alt;
+    serve->add_option(flag, serve_values[s.name], s.help);
+  }
+
   CLI11_PARSE(app, argc, argv);
 
   if (run->parsed()) return rtml::cli::RunCommand(run_opts);
   if (bench->parsed()) return rtml::cli::BenchCommand(bench_opts);
   if (conf->parsed()) return rtml::cli::ConformanceCommand(conf_opts);
   if (ops->parsed()) return rtml::cli::OpsCommand();
+  if (serve->parsed()) {
+    for (const auto& s : rtml::server::ServerConfig::Settings()) {
+      if (serve->count(std::string("--") + s.name) > 0) serve_opts.overrides.emplace_back(s.name, serve_values[s.name]);
+    }
+    return rtml::cli::ServeCommand(serve_opts);
+  }
   return 1;
 }

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "common/json_writer.h"
+#include "serving/internal/json_tensor.h"
 #include "simdjson.h"
 
 namespace rtml::serving {
@@ -13,127 +14,13 @@ using engine::DataType;
 using engine::Shape;
 using engine::Tensor;
 
+using internal::DataFiller;
+using internal::JsonError;
+
 namespace {
 
 // Cap on elements per input tensor accepted from JSON.
 constexpr int64_t kMaxElements = int64_t{1} << 28;
-
-Status JsonError(std::string_view where, simdjson::error_code e) {
-  return InvalidArgumentError(std::string(where) + ": malformed JSON (" +
-                              simdjson::error_message(e) + ")");
-}
-
-// Fills a tensor from a (possibly nested) JSON array, element by element.
-class DataFiller {
- public:
-  DataFiller(Tensor* t, std::string_view where) : t_(t), where_(where) {}
-
-  Status Fill(od::value v, int depth) {
-    od::json_type type;
-    if (auto e = v.type().get(type)) return JsonError(where_, e);
-    if (type == od::json_type::array) {
-      if (depth > Shape::kMaxRank) {
-        return InvalidArgumentError(std::string(where_) + ": data is nested deeper than " +
-                                    std::to_string(Shape::kMaxRank) + " levels");
-      }
-      od::array arr;
-      if (auto e = v.get_array().get(arr)) return JsonError(where_, e);
-      for (auto elem : arr) {
-        od::value child;
-        if (auto e = elem.get(child)) return JsonError(where_, e);
-        RETURN_IF_ERROR(Fill(child, depth + 1));
-      }
-      return OkStatus();
-    }
-    if (n_ >= t_->size()) {
-      return InvalidArgumentError(std::string(where_) + ": data has more than the " +
-                                  std::to_string(t_->size()) + " values its shape " +
-                                  t_->shape().ToString() + " holds");
-    }
-    RETURN_IF_ERROR(Scalar(v, type));
-    ++n_;
-    return OkStatus();
-  }
-
-  int64_t count() const { return n_; }
-
- private:
-  Status TypeError(std::string_view expected) const {
-    return InvalidArgumentError(std::string(where_) + ": data[" + std::to_string(n_) + "] must be " +
-                                std::string(expected) + " for datatype " +
-                                std::string(engine::DataTypeName(t_->dtype())));
-  }
-
-  template <typename T>
-  Status Integer(od::value v, od::json_type type) {
-    if (type != od::json_type::number) return TypeError("an integer");
-    if constexpr (std::is_signed_v<T>) {
-      int64_t x;
-      if (v.get_int64().get(x)) return TypeError("an integer in range");
-      if (x < std::numeric_limits<T>::min() || x > std::numeric_limits<T>::max())
-        return TypeError("an integer in range");
-      t_->mutable_data<T>()[n_] = static_cast<T>(x);
-    } else {
-      uint64_t x;
-      if (v.get_uint64().get(x)) return TypeError("a non-negative integer in range");
-      if (x > std::numeric_limits<T>::max()) return TypeError("a non-negative integer in range");
-      t_->mutable_data<T>()[n_] = static_cast<T>(x);
-    }
-    return OkStatus();
-  }
-
-  template <typename T>
-  Status Floating(od::value v, od::json_type type) {
-    double x;
-    if (type == od::json_type::number) {
-      if (v.get_double().get(x)) return TypeError("a number");
-    } else if (type == od::json_type::string) {
-      std::string_view s;
-      if (v.get_string().get(s)) return TypeError("a number");
-      if (s == "NaN") x = std::numeric_limits<double>::quiet_NaN();
-      else if (s == "Infinity") x = std::numeric_limits<double>::infinity();
-      else if (s == "-Infinity") x = -std::numeric_limits<double>::infinity();
-      else return TypeError("a number (or \"NaN\", \"Infinity\", \"-Infinity\")");
-    } else {
-      return TypeError("a number");
-    }
-    t_->mutable_data<T>()[n_] = static_cast<T>(x);
-    return OkStatus();
-  }
-
-  Status Scalar(od::value v, od::json_type type) {
-    switch (t_->dtype()) {
-      case DataType::kFloat: return Floating<float>(v, type);
-      case DataType::kDouble: return Floating<double>(v, type);
-      case DataType::kInt8: return Integer<int8_t>(v, type);
-      case DataType::kUInt8: return Integer<uint8_t>(v, type);
-      case DataType::kInt16: return Integer<int16_t>(v, type);
-      case DataType::kUInt16: return Integer<uint16_t>(v, type);
-      case DataType::kInt32: return Integer<int32_t>(v, type);
-      case DataType::kUInt32: return Integer<uint32_t>(v, type);
-      case DataType::kInt64: return Integer<int64_t>(v, type);
-      case DataType::kUInt64: return Integer<uint64_t>(v, type);
-      case DataType::kBool: {
-        bool b;
-        if (type != od::json_type::boolean || v.get_bool().get(b)) return TypeError("true or false");
-        t_->mutable_data<bool>()[n_] = b;
-        return OkStatus();
-      }
-      case DataType::kString: {
-        std::string_view s;
-        if (type != od::json_type::string || v.get_string().get(s)) return TypeError("a string");
-        t_->mutable_data<std::string>()[n_].assign(s);
-        return OkStatus();
-      }
-      case DataType::kUndefined: break;
-    }
-    return InternalError("undefined datatype");
-  }
-
-  Tensor* t_;
-  std::string_view where_;
-  int64_t n_ = 0;
-};
 
 Status ParseInput(od::object obj, size_t index, InferInput* input) {
   std::string where = "inputs[" + std::to_string(index) + "]";
