@@ -246,3 +246,90 @@ TEST(ModelLoad, ConstantFoldingAndDeadNodes) {
 
 }  // namespace
 }  // namespace rtml::engine
+
+namespace rtml::engine {
+namespace {
+
+using rtml::testing::OnnxBuilder;
+
+std::vector<float> RunOne(const Model& m, std::vector<float> x, int64_t rows, int64_t cols) {
+  auto ctx = m.NewContext();
+  Tensor in = Tensor::Borrow(DataType::kFloat, Shape{rows, cols}, x.data());
+  const Tensor* ins[] = {&in};
+  Status s = m.Run(*ctx, ins);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  const Tensor& y = ctx->output(0);
+  return std::vector<float>(y.data<float>(), y.data<float>() + y.size());
+}
+
+TEST(Fusion, MatMulAddReluBecomesOneStepWithTheSameResult) {
+  OnnxBuilder b;
+  b.Input("X", onnx::TensorProto::FLOAT, {-1, 3}).Output("Y", onnx::TensorProto::FLOAT, {-1, 2});
+  b.FloatInit("W", {3, 2}, {1, -2, 3, -4, 5, -6});
+  b.FloatInit("B", {2}, {0.5f, 100.0f});
+  b.Node("MatMul", {"X", "W"}, {"XW"});
+  b.Node("Add", {"B", "XW"}, {"Z"});  // bias first: Add is commutative
+  b.Node("Relu", {"Z"}, {"Y"});
+  auto m = Model::Load(b.Bytes());
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ((*m)->num_steps(), 1);
+  auto y = RunOne(**m, {1, 1, 1, -1, -1, -1}, 2, 3);
+  EXPECT_THAT(y, ::testing::ElementsAre(9.5f, 88.0f, 0.0f, 112.0f));
+}
+
+TEST(Fusion, AnIntermediateThatIsAlsoAnOutputIsNotFused) {
+  OnnxBuilder b;
+  b.Input("X", onnx::TensorProto::FLOAT, {-1, 3}).Output("Y", onnx::TensorProto::FLOAT, {-1, 2});
+  b.Output("XW", onnx::TensorProto::FLOAT, {-1, 2});
+  b.FloatInit("W", {3, 2}, {1, -2, 3, -4, 5, -6});
+  b.FloatInit("B", {2}, {0.5f, 100.0f});
+  b.Node("MatMul", {"X", "W"}, {"XW"});
+  b.Node("Add", {"XW", "B"}, {"Y"});
+  auto m = Model::Load(b.Bytes());
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ((*m)->num_steps(), 2);
+}
+
+TEST(Fusion, GemmReluAndScalerLinearFold) {
+  OnnxBuilder b;
+  b.Input("X", onnx::TensorProto::FLOAT, {-1, 2}).Output("Y", onnx::TensorProto::FLOAT, {-1, 2});
+  b.FloatInit("W", {2, 2}, {1, -1, 2, -2});
+  b.Node("Gemm", {"X", "W"}, {"G"});
+  b.Node("Relu", {"G"}, {"Y"});
+  auto m = Model::Load(b.Bytes());
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ((*m)->num_steps(), 1);
+  EXPECT_THAT(RunOne(**m, {1, 1}, 1, 2), ::testing::ElementsAre(3.0f, 0.0f));
+
+  OnnxBuilder s;
+  s.Input("X", onnx::TensorProto::FLOAT, {-1, 2}).Output("Y", onnx::TensorProto::FLOAT, {-1, 1});
+  auto* scaler = s.Node("Scaler", {"X"}, {"S"}, "ai.onnx.ml");
+  OnnxBuilder::FloatsAttr(scaler, "offset", {1, 2});
+  OnnxBuilder::FloatsAttr(scaler, "scale", {0.5f, 2});
+  auto* lin = s.Node("LinearRegressor", {"S"}, {"Y"}, "ai.onnx.ml");
+  OnnxBuilder::FloatsAttr(lin, "coefficients", {3, 4});
+  OnnxBuilder::FloatsAttr(lin, "intercepts", {1});
+  auto m2 = Model::Load(s.Bytes());
+  ASSERT_TRUE(m2.ok()) << m2.status().ToString();
+  EXPECT_EQ((*m2)->num_steps(), 1);
+  // ((5-1)*0.5)*3 + ((3-2)*2)*4 + 1 = 6 + 8 + 1
+  EXPECT_THAT(RunOne(**m2, {5, 3}, 1, 2), ::testing::ElementsAre(15.0f));
+}
+
+TEST(ModelLoad, InternalDomainIsRejected) {
+  OnnxBuilder b;
+  b.model().add_opset_import()->set_domain("ai.rtml");
+  b.model().mutable_opset_import(2)->set_version(1);
+  b.Input("X", onnx::TensorProto::FLOAT, {1, 2}).Output("Y", onnx::TensorProto::FLOAT, {1, 2});
+  b.FloatInit("W", {2, 2}, {1, 0, 0, 1});
+  b.FloatInit("B", {2}, {0, 0});
+  b.Node("FusedMatMul", {"X", "W", "B"}, {"Y"}, "ai.rtml", "sneaky");
+  LoadOptions opts;
+  opts.run_checker = false;
+  auto m = Model::Load(b.Bytes(), opts);
+  ASSERT_FALSE(m.ok());
+  EXPECT_THAT(m.status().message(), ::testing::HasSubstr("internal domain"));
+}
+
+}  // namespace
+}  // namespace rtml::engine

@@ -229,6 +229,9 @@ StatusOr<std::unique_ptr<Plan>> CompilePlan(const onnx::ModelProto& model,
     if (!needed[static_cast<size_t>(i)]) continue;
     const auto& node = g.node(i);
     const std::string domain(NormalizeDomain(node.domain()));
+    if (domain == kRtmlDomain) {
+      return InvalidArgumentError(NodeLabel(node) + " uses rtml's internal domain 'ai.rtml', which models may not use");
+    }
     auto op_it = opsets.find(domain);
     if (op_it == opsets.end()) {
       return InvalidArgumentError(NodeLabel(node) + " uses domain '" + node.domain() +
@@ -236,7 +239,9 @@ StatusOr<std::unique_ptr<Plan>> CompilePlan(const onnx::ModelProto& model,
     }
     work.push_back({node, op_it->second});
   }
-  FuseNodes(work, output_names);
+  std::unordered_map<std::string, const onnx::TensorProto*> initializers;
+  for (const auto& init : g.initializer()) initializers[init.name()] = &init;
+  FuseNodes(work, output_names, initializers);
 
   const KernelRegistry& registry = KernelRegistry::Global();
   std::vector<const Tensor*> fold_ptrs;

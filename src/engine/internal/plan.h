@@ -9,6 +9,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -60,6 +61,7 @@ struct WorkNode {
   onnx::NodeProto node;
   int opset = 0;
 };
-void FuseNodes(std::vector<WorkNode>& nodes, const std::vector<std::string>& graph_outputs);
+void FuseNodes(std::vector<WorkNode>& nodes, const std::vector<std::string>& graph_outputs,
+               const std::unordered_map<std::string, const onnx::TensorProto*>& initializers);
 
 }  // namespace rtml::engine::internal

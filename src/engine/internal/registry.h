@@ -17,6 +17,8 @@ namespace rtml::engine::internal {
 
 inline constexpr std::string_view kOnnxDomain = "";
 inline constexpr std::string_view kMlDomain = "ai.onnx.ml";
+// rtml's own operators, created only by graph rewrites (never in user models).
+inline constexpr std::string_view kRtmlDomain = "ai.rtml";
 
 // "" and "ai.onnx" name the same default domain.
 std::string_view NormalizeDomain(std::string_view domain);

@@ -143,8 +143,12 @@ StatusOr<MatMulDims> MatMulShapes(const Shape& a, const Shape& b) {
 
 class MatMulKernel final : public Kernel {
  public:
-  // `packed` holds B when it is a constant FP32 matrix or vector.
-  explicit MatMulKernel(std::optional<PackedB> packed) : packed_(std::move(packed)) {}
+  // `packed` holds B when it is a constant FP32 matrix or vector. `bias` (one
+  // value per output column) and `activation` are the fused epilogue of the
+  // FusedMatMul form (MatMul + Add [+ Relu], see fusion.cc); FP32 only.
+  explicit MatMulKernel(std::optional<PackedB> packed, std::vector<float> bias = {},
+                        GemmActivation activation = GemmActivation::kNone)
+      : packed_(std::move(packed)), bias_(std::move(bias)), activation_(activation) {}
 
   Status Compute(KernelContext& ctx) const override {
     ASSIGN_OR_RETURN(const Tensor* a, RequireInput(ctx, 0, "A"));
@@ -155,16 +159,30 @@ class MatMulKernel final : public Kernel {
     ASSIGN_OR_RETURN(MatMulDims d, MatMulShapes(a->shape(), b->shape()));
     ASSIGN_OR_RETURN(Tensor * y, ctx.Output(0, a->dtype(), d.out));
     if (y->size() == 0) return OkStatus();
+    const bool fused = !bias_.empty() || activation_ != GemmActivation::kNone;
     if (packed_.has_value() && b->rank() <= 2) {
       // A's leading dimensions fold into the rows of one GEMM.
+      GemmEpilogue ep;
+      ep.bias = bias_.empty() ? nullptr : bias_.data();
+      ep.activation = activation_;
       GemmPacked(y->size() / d.n, d.n, d.k, a->data<float>(), d.k, packed_->data(),
-                 y->mutable_data<float>(), d.n);
+                 y->mutable_data<float>(), d.n, ep);
       return OkStatus();
     }
-    return DispatchNumeric(a->dtype(), "MatMul", [&](auto tag) -> Status {
+    RETURN_IF_ERROR(DispatchNumeric(a->dtype(), "MatMul", [&](auto tag) -> Status {
       using T = typename decltype(tag)::type;
       return Batched<T>(ctx, *a, *b, d, *y);
-    });
+    }));
+    if (fused && y->dtype() == DataType::kFloat) {
+      float* py = y->mutable_data<float>();
+      const int64_t cols = d.n;
+      for (int64_t i = 0; i < y->size(); ++i) {
+        float v = py[i] + (bias_.empty() ? 0.0f : bias_[static_cast<size_t>(i % cols)]);
+        if (activation_ == GemmActivation::kRelu) v = v > 0.0f ? v : 0.0f;
+        py[i] = v;
+      }
+    }
+    return OkStatus();
   }
 
  private:
@@ -208,7 +226,34 @@ class MatMulKernel final : public Kernel {
   }
 
   std::optional<PackedB> packed_;
+  std::vector<float> bias_;
+  GemmActivation activation_ = GemmActivation::kNone;
 };
+
+StatusOr<GemmActivation> FusedActivation(const KernelInfo& info) {
+  ASSIGN_OR_RETURN(std::string act, info.attrs.String("activation", std::string()));
+  if (act.empty()) return GemmActivation::kNone;
+  if (act == "Relu") return GemmActivation::kRelu;
+  return InvalidArgumentError("unknown fused activation '" + act + "'");
+}
+
+// ai.rtml FusedMatMul(A, B, bias) = activation(MatMul(A, B) + bias), created
+// by the fusion pass for a constant FP32 2-D B and a bias of B's columns.
+StatusOr<std::unique_ptr<Kernel>> CreateFusedMatMul(const KernelInfo& info) {
+  const Tensor* b = info.constant_input(1);
+  const Tensor* bias = info.constant_input(2);
+  if (b == nullptr || bias == nullptr || b->dtype() != DataType::kFloat || b->rank() != 2 ||
+      bias->dtype() != DataType::kFloat || bias->size() != b->shape()[1]) {
+    return InternalError("FusedMatMul needs a constant FP32 [K,N] weight and an N-element bias");
+  }
+  ASSIGN_OR_RETURN(GemmActivation act, FusedActivation(info));
+  const int64_t k = b->shape()[0];
+  const int64_t n = b->shape()[1];
+  std::vector<float> bias_values(bias->data<float>(), bias->data<float>() + n);
+  std::optional<PackedB> packed;
+  if (PackableConstant(k, n)) packed.emplace(b->data<float>(), n, false, k, n);
+  return MakeKernel<MatMulKernel>(std::move(packed), std::move(bias_values), act);
+}
 
 StatusOr<std::unique_ptr<Kernel>> CreateMatMul(const KernelInfo& info) {
   const Tensor* b = info.constant_input(1);
@@ -237,6 +282,7 @@ struct GemmAttrs {
   bool trans_a = false;
   bool trans_b = false;
   bool c_required = true;  // C became optional in opset 11
+  GemmActivation activation = GemmActivation::kNone;  // fused Relu (fusion.cc)
 };
 
 class GemmKernel final : public Kernel {
@@ -309,6 +355,9 @@ class GemmKernel final : public Kernel {
           }
         });
       }
+      if (attrs_.activation == GemmActivation::kRelu) {
+        for (int64_t i = 0; i < y->size(); ++i) py[i] = py[i] > T(0) ? py[i] : T(0);
+      }
       return OkStatus();
     });
   }
@@ -342,6 +391,7 @@ class GemmKernel final : public Kernel {
     float* py = y.mutable_data<float>();
     GemmEpilogue ep;
     ep.alpha = attrs_.alpha;
+    ep.activation = attrs_.activation;
     if (c != nullptr) {
       const float* pc = c->data<float>();
       if (const_bias) {
@@ -382,6 +432,7 @@ StatusOr<std::unique_ptr<Kernel>> CreateGemm(const KernelInfo& info) {
   ASSIGN_OR_RETURN(int64_t trans_b, info.attrs.Int("transB", 0));
   attrs.trans_a = trans_a != 0;
   attrs.trans_b = trans_b != 0;
+  ASSIGN_OR_RETURN(attrs.activation, FusedActivation(info));
   attrs.c_required = info.opset < 11;
   if (attrs.c_required && !info.has_input(2)) {
     return InvalidArgumentError("input 'C' is required before opset 11");
@@ -975,6 +1026,7 @@ void RegisterMathKernels(KernelRegistry& r) {
   const std::string_view d = kOnnxDomain;
   r.Add(d, "MatMul", 1, CreateMatMul);
   r.Add(d, "Gemm", 1, CreateGemm);
+  r.Add(kRtmlDomain, "FusedMatMul", 1, CreateFusedMatMul);
   r.Add(d, "Softmax", 1, CreateSoftmax<SoftmaxOp::kSoftmax>);
   r.Add(d, "LogSoftmax", 1, CreateSoftmax<SoftmaxOp::kLogSoftmax>);
   r.Add(d, "Hardmax", 1, CreateSoftmax<SoftmaxOp::kHardmax>);
