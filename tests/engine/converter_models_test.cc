@@ -164,12 +164,24 @@ TEST_F(ConverterModels, MatchTheTrainingLibrary) {
   }
 }
 
+TEST(AllocCounter, SeesAllocations) {
+  if (!rtml::testing::AllocCounterAvailable()) GTEST_SKIP() << "allocation counter not linked (sanitizer build)";
+  rtml::testing::StartCountingAllocs();
+  auto p = std::make_unique<std::vector<int>>(100);
+  Tensor t;
+  t.Resize(DataType::kFloat, Shape{1000}).IgnoreError();
+  const int64_t n = rtml::testing::StopCountingAllocs();
+  EXPECT_GE(n, 3);  // the unique_ptr, the vector's buffer, the tensor's storage
+}
+
 TEST_F(ConverterModels, NoAllocationOnceWarmAtBatchOne) {
   if (!rtml::testing::AllocCounterAvailable()) GTEST_SKIP() << "allocation counter not linked (sanitizer build)";
+  int models_checked = 0;
   for (const auto& name : ModelNames()) {
     SCOPED_TRACE(name);
     const std::string b1 = ModelsDir() + "/" + name + ".b1.json";
     if (!std::ifstream(b1)) continue;
+    ++models_checked;
     auto l = Load(name, ".b1.json");
     ASSERT_NE(l, nullptr);
     auto ctx = l->model->NewContext();
@@ -179,6 +191,7 @@ TEST_F(ConverterModels, NoAllocationOnceWarmAtBatchOne) {
     const int64_t allocs = rtml::testing::StopCountingAllocs();
     EXPECT_EQ(allocs, 0) << name << " allocated " << allocs << " times in 100 warm runs";
   }
+  EXPECT_GE(models_checked, 10);
 }
 
 TEST_F(ConverterModels, EightThreadsAgreeWithOne) {
