@@ -75,6 +75,11 @@ StatusOr<std::vector<serving::TrafficEntry>> ParseTraffic(const json& t) {
     if (!e.is_object() || !e.contains("percent") || !e.contains("revision")) {
       return InvalidArgumentError("each traffic entry needs \"revision\" and \"percent\"");
     }
+    for (const auto& [key, value] : e.items()) {
+      if (key != "revision" && key != "percent") {
+        return InvalidArgumentError("unknown field 'traffic[]." + key + "' (expected: revision, percent)");
+      }
+    }
     serving::TrafficEntry te;
     const auto& r = e["revision"];
     if (r.is_string() && (r == "latest" || r == "new")) {

@@ -60,7 +60,7 @@ struct HttpServer::Loop {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, HttpServer* server, HttpServer::Loop* loop)
-      : stream_(std::move(socket)), server_(server), loop_(loop) {
+      : socket_(std::move(socket)), timer_(socket_.get_executor()), server_(server), loop_(loop) {
     out_.reserve(4096);
   }
   ~Session() { server_->connections_.fetch_sub(1, std::memory_order_relaxed); }
@@ -68,26 +68,67 @@ class Session : public std::enable_shared_from_this<Session> {
   void Start() { ReadHeader(); }
 
  private:
+  using Clock = std::chrono::steady_clock;
   const HttpServerOptions& opts() const { return server_->options_; }
+
+  // Deadlines: one timer per connection, re-armed lazily. Setting a deadline
+  // is a store; the timer only wakes when it might have passed, and on expiry
+  // cancels the pending socket operation (the socket stays open, so a 408
+  // can still be written).
+  void SetDeadline(std::chrono::milliseconds d) {
+    deadline_ = Clock::now() + d;
+    if (!timer_armed_ || deadline_ < armed_at_) Arm(deadline_);
+  }
+  void ClearDeadline() { deadline_ = Clock::time_point::max(); }
+
+  // (Re)starts the timer; a superseded wait sees a stale generation.
+  void Arm(Clock::time_point at) {
+    timer_armed_ = true;
+    armed_at_ = at;
+    const uint64_t gen = ++timer_gen_;
+    timer_.expires_at(at);
+    timer_.async_wait([self = shared_from_this(), gen](beast::error_code ec) { self->OnTimer(ec, gen); });
+  }
+
+  void OnTimer(beast::error_code ec, uint64_t gen) {
+    if (gen != timer_gen_) return;
+    timer_armed_ = false;
+    if (ec || closed_ || deadline_ == Clock::time_point::max()) return;
+    if (Clock::now() < deadline_) return Arm(deadline_);
+    timed_out_ = true;
+    beast::error_code ignored;
+    socket_.cancel(ignored);
+  }
+
+  bool TimedOut(beast::error_code ec) {
+    if (ec == asio::error::operation_aborted && timed_out_) {
+      timed_out_ = false;
+      return true;
+    }
+    return false;
+  }
 
   void ReadHeader() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(opts().max_header_bytes));
     parser_->body_limit(opts().max_body_bytes);
-    stream_.expires_after(opts().header_timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
+    SetDeadline(opts().header_timeout);
+    http::async_read_header(socket_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
     if (ec) {
-      if (ec == beast::error::timeout) {
+      if (TimedOut(ec)) {
         // Bytes of a request had arrived: the client was too slow.
         if (buffer_.size() > 0 || parser_->got_some()) return Fail(408, "request header not received in time");
         return Close();
       }
       if (ec == http::error::header_limit) {
         return Fail(431, "request header exceeds the limit of " + std::to_string(opts().max_header_bytes) + " bytes");
+      }
+      if (ec == http::error::body_limit) {
+        return Fail(413, "request body exceeds the limit of " + std::to_string(opts().max_body_bytes) + " bytes");
       }
       if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
           ec == asio::error::operation_aborted) {
@@ -105,8 +146,8 @@ class Session : public std::enable_shared_from_this<Session> {
     auto expect = req.find(http::field::expect);
     if (expect != req.end() && beast::iequals(expect->value(), "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      stream_.expires_after(opts().write_timeout);
-      asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+      SetDeadline(opts().write_timeout);
+      asio::async_write(socket_, asio::buffer(kContinue.data(), kContinue.size()),
                         [self = shared_from_this()](beast::error_code e, size_t) {
                           if (e) return self->Close();
                           self->ReadBody();
@@ -118,18 +159,19 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void ReadBody() {
     if (parser_->is_done()) return Dispatch();
-    stream_.expires_after(opts().body_timeout);
-    http::async_read(stream_, buffer_, *parser_,
+    SetDeadline(opts().body_timeout);
+    http::async_read(socket_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
   }
 
   void OnBody(beast::error_code ec) {
     if (ec) {
-      if (ec == beast::error::timeout) return Fail(408, "request body not received in time");
+      if (TimedOut(ec)) return Fail(408, "request body not received in time");
       if (ec == http::error::body_limit) {
         return Fail(413, "request body exceeds the limit of " + std::to_string(opts().max_body_bytes) + " bytes");
       }
-      if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset) {
+      if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+          ec == asio::error::operation_aborted) {
         return Close();
       }
       return Fail(400, "malformed HTTP request: " + ec.message());
@@ -138,6 +180,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Dispatch() {
+    ClearDeadline();
     auto& msg = parser_->get();
     req_ = Request();
     req_.method = msg.method();
@@ -154,7 +197,7 @@ class Session : public std::enable_shared_from_this<Session> {
       auto self = shared_from_this();
       const bool queued = server_->offload_->Submit([self, handler] {
         handler->Handle(self->req_, self->resp_, -1);
-        asio::post(self->stream_.get_executor(), [self] { self->Write(); });
+        asio::post(self->socket_.get_executor(), [self] { self->Write(); });
       });
       if (!queued) Fail(503, "the server is shutting down");
       return;
@@ -200,8 +243,8 @@ class Session : public std::enable_shared_from_this<Session> {
     out_.append("\r\n");
     out_.append(resp_.body);
     close_after_write_ = close;
-    stream_.expires_after(opts().write_timeout);
-    asio::async_write(stream_, asio::buffer(out_),
+    SetDeadline(opts().write_timeout);
+    asio::async_write(socket_, asio::buffer(out_),
                       [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
   }
 
@@ -219,19 +262,15 @@ class Session : public std::enable_shared_from_this<Session> {
   // sending, then drain what the client still sends for a moment so it can
   // read the response instead of getting a connection reset.
   void Linger() {
-    if (started_) {
-      server_->in_flight_.fetch_sub(1, std::memory_order_relaxed);
-      started_ = false;
-    }
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
     drain_.resize(16384);
-    stream_.expires_after(std::chrono::seconds(2));
+    SetDeadline(std::chrono::milliseconds(2000));
     DrainSome(0);
   }
 
   void DrainSome(size_t total) {
-    stream_.async_read_some(asio::buffer(drain_), [self = shared_from_this(), total](beast::error_code ec, size_t n) {
+    socket_.async_read_some(asio::buffer(drain_), [self = shared_from_this(), total](beast::error_code ec, size_t n) {
       if (ec || total + n > (size_t{64} << 20)) return self->Close();
       self->DrainSome(total + n);
     });
@@ -242,12 +281,21 @@ class Session : public std::enable_shared_from_this<Session> {
       server_->in_flight_.fetch_sub(1, std::memory_order_relaxed);
       started_ = false;
     }
+    closed_ = true;
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.socket().close(ignored);
+    timer_.cancel(ignored);
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
   }
 
-  beast::tcp_stream stream_;
+  tcp::socket socket_;
+  asio::steady_timer timer_;
+  Clock::time_point deadline_ = Clock::time_point::max();
+  Clock::time_point armed_at_ = Clock::time_point::max();
+  uint64_t timer_gen_ = 0;
+  bool timer_armed_ = false;
+  bool timed_out_ = false;
+  bool closed_ = false;
   HttpServer* server_;
   HttpServer::Loop* loop_;
   beast::flat_buffer buffer_;
@@ -272,7 +320,7 @@ void Accept(HttpServer* server, HttpServer::Loop* loop, std::atomic<int>* connec
         connections->fetch_sub(1, std::memory_order_relaxed);
         static const std::string kBusy = [] {
           const std::string body =
-              "{\"error\":\"too many open connections\",\"code\":\"RESOURCE_EXHAUSTED\",\"details\":[]}";
+              "{\"error\":\"too many open connections\",\"code\":\"UNAVAILABLE\",\"details\":[]}";
           return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: " +
                  std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
         }();

@@ -1,5 +1,7 @@
 #include "serving/catalog.h"
 
+#include "common/crypto.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -31,7 +33,9 @@ std::string NowRfc3339() {
 namespace {
 
 Status WriteFileDurably(const fs::path& path, std::string_view bytes) {
-  const fs::path tmp = path.string() + ".tmp";
+  // A unique temporary name: concurrent writers of the same content must not
+  // rename each other's files away.
+  const fs::path tmp = path.string() + "." + RandomHex(8) + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return InternalError("cannot create " + tmp.string());
   size_t off = 0;

@@ -104,6 +104,7 @@ Status KServeParser::Parse(std::string* body, InferRequest* req) {
   if (auto e = impl_->parser.iterate(body->data(), len, body->capacity()).get(doc)) {
     return JsonError("request body", e);
   }
+  RETURN_IF_ERROR(internal::ValidateDocument(doc, "request body"));
   od::object root;
   if (doc.get_object().get(root)) {
     return InvalidArgumentError("request body must be a JSON object");

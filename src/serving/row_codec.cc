@@ -59,6 +59,7 @@ Status RowParser::Parse(std::string* body, const std::vector<engine::TensorInfo>
   if (body->capacity() < len + simdjson::SIMDJSON_PADDING) body->reserve(len + simdjson::SIMDJSON_PADDING);
   od::document doc;
   if (auto e = impl_->parser.iterate(body->data(), len, body->capacity()).get(doc)) return JsonError("request body", e);
+  RETURN_IF_ERROR(internal::ValidateDocument(doc, "request body"));
   od::object root;
   if (doc.get_object().get(root)) return InvalidArgumentError("request body must be a JSON object");
   {

@@ -252,6 +252,7 @@ StatusOr<UploadResult> ServiceRegistry::UploadModel(const std::string& sandbox, 
   RETURN_IF_ERROR(ValidateName("sandbox", sandbox));
   RETURN_IF_ERROR(ValidateName("model", name));
   const std::string sha = Sha256Hex(bytes);
+  std::lock_guard<std::mutex> upload_lock(upload_mu_);
   ASSIGN_OR_RETURN(auto existing, catalog_->FindModelBySha(sandbox, name, sha));
   if (existing) return UploadResult{*existing, false};
   // Validate and compile before anything is stored.

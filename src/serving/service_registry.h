@@ -163,6 +163,7 @@ class ServiceRegistry {
 
   Catalog* catalog_;
   RegistryOptions options_;
+  std::mutex upload_mu_;  // serialises uploads: check-then-insert must be atomic
   mutable std::mutex mu_;
   std::shared_ptr<const RegistrySnapshot> current_;                      // guarded by mu_
   std::map<std::string, std::weak_ptr<const engine::Model>> compiled_;  // by sha256, guarded by mu_

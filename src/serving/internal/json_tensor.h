@@ -22,6 +22,20 @@ inline Status JsonError(std::string_view where, simdjson::error_code e) {
   return InvalidArgumentError(std::string(where) + ": malformed JSON (" + simdjson::error_message(e) + ")");
 }
 
+// On-demand parsing only validates what it visits. This walks the whole
+// document once (structure, balanced brackets, nothing after the root value)
+// and rewinds it for the real pass.
+inline Status ValidateDocument(od::document& doc, std::string_view where) {
+  std::string_view raw;
+  if (auto e = doc.raw_json().get(raw)) return JsonError(where, e);
+  const char* rest = nullptr;
+  if (!doc.current_location().get(rest)) {
+    return InvalidArgumentError(std::string(where) + ": malformed JSON (unexpected content after the top-level value)");
+  }
+  doc.rewind();
+  return OkStatus();
+}
+
 // Fills a tensor from a (possibly nested) JSON array, element by element.
 class DataFiller {
  public:
@@ -94,6 +108,11 @@ class DataFiller {
     double x;
     if (type == od::json_type::number) {
       if (v.get_double().get(x)) return TypeError("a number");
+      if constexpr (std::is_same_v<T, float>) {
+        if (std::abs(x) > static_cast<double>(std::numeric_limits<float>::max())) {
+          return TypeError("a number within FP32 range (|x| <= 3.4028235e38)");
+        }
+      }
     } else if (type == od::json_type::string) {
       std::string_view s;
       if (v.get_string().get(s)) return TypeError("a number");
