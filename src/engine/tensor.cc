@@ -165,7 +165,8 @@ Status Tensor::Resize(DataType type, const Shape& shape) {
   const int64_t n = shape.NumElements();
   const size_t elem = SizeOf(type);
   if (elem == 0) return InternalError("Resize with an undefined data type");
-  if (n < 0 || n > kMaxBytes / static_cast<int64_t>(elem)) {
+  int64_t total_bytes = 0;
+  if (n < 0 || __builtin_mul_overflow(n, static_cast<int64_t>(elem), &total_bytes) || total_bytes > kMaxBytes) {
     return TooLargeError("tensor " + std::string(DataTypeName(type)) + shape.ToString() +
                          " exceeds the engine's limit of " + std::to_string(kMaxBytes) + " bytes");
   }

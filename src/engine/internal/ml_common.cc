@@ -67,42 +67,46 @@ double ErfInv(double y) {
 
 double Probit(double p) { return 1.4142135623730951 * ErfInv(2.0 * p - 1.0); }
 
-void ApplyPostTransform(PostTransform t, std::span<double> s) {
+namespace {
+template <typename T>
+void Apply(PostTransform t, std::span<T> v) {
   switch (t) {
     case PostTransform::kNone:
       return;
     case PostTransform::kLogistic:
-      for (double& v : s) v = Logistic(v);
+      for (T& x : v) x = static_cast<T>(Logistic(x));
       return;
     case PostTransform::kProbit:
-      for (double& v : s) v = Probit(v);
+      for (T& x : v) x = static_cast<T>(Probit(x));
       return;
-    case PostTransform::kSoftmax: {
-      if (s.empty()) return;
-      const double m = *std::max_element(s.begin(), s.end());
-      double sum = 0;
-      for (double& v : s) {
-        v = std::exp(v - m);
-        sum += v;
-      }
-      for (double& v : s) v /= sum;
-      return;
-    }
+    case PostTransform::kSoftmax:
     case PostTransform::kSoftmaxZero: {
-      if (s.empty()) return;
-      const double m = *std::max_element(s.begin(), s.end());
+      if (v.size() <= 1) return;
+      const bool skip_zeros = t == PostTransform::kSoftmaxZero;
+      auto is_zero = [&](T x) { return skip_zeros && std::abs(static_cast<double>(x)) <= 1e-7; };
+      double max = -std::numeric_limits<double>::infinity();
+      for (T x : v)
+        if (!is_zero(x) && x > max) max = x;
       double sum = 0;
-      for (double& v : s) {
-        if (v != 0.0) {
-          v = std::exp(v - m);
-          sum += v;
-        }
+      for (T& x : v) {
+        x = is_zero(x) ? T(0) : static_cast<T>(std::exp(static_cast<double>(x) - max));
+        sum += static_cast<double>(x);
       }
-      if (sum > 0)
-        for (double& v : s) v /= sum;
+      if (sum == 0) return;
+      const double inv = 1.0 / sum;
+      for (T& x : v) x = static_cast<T>(static_cast<double>(x) * inv);
       return;
     }
   }
+}
+}  // namespace
+
+void ApplyPostTransform(PostTransform t, std::span<double> s) { Apply(t, s); }
+void ApplyPostTransform(PostTransform t, std::span<float> s) { Apply(t, s); }
+
+StatusOr<PostTransform> ReadPostTransform(const NodeAttributes& attrs) {
+  ASSIGN_OR_RETURN(std::string name, attrs.String("post_transform", std::string("NONE")));
+  return ParsePostTransform(name);
 }
 
 }  // namespace rtml::engine::internal

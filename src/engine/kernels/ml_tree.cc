@@ -523,12 +523,7 @@ class TreeRegressorKernel final : public Kernel {
         if (per_target_base) s[t] += base_[static_cast<size_t>(t)];
         else if (outs == 1 && base_.size() == 1) s[t] += base_[0];
       }
-      std::span<double> row(s, static_cast<size_t>(outs));
-      if (outs == 1 && (post_ == PostTransform::kSoftmax || post_ == PostTransform::kSoftmaxZero)) {
-        // A softmax over one value is meaningless; the raw score is kept.
-      } else {
-        ApplyPostTransform(post_, row);
-      }
+      ApplyPostTransform(post_, std::span<double>(s, static_cast<size_t>(outs)));
       for (int64_t t = 0; t < outs; ++t) y[r * outs + t] = static_cast<float>(s[t]);
     }
     return OkStatus();
@@ -546,8 +541,7 @@ StatusOr<std::unique_ptr<Kernel>> MakeRegressor(const KernelInfo& info, int64_t 
   const auto& a = info.attrs;
   ASSIGN_OR_RETURN(std::string agg_name, a.String("aggregate_function", std::string("SUM")));
   ASSIGN_OR_RETURN(Aggregate agg, ParseAggregate(agg_name));
-  ASSIGN_OR_RETURN(std::string post_name, a.String("post_transform", std::string("NONE")));
-  ASSIGN_OR_RETURN(PostTransform post, ParsePostTransform(post_name));
+  ASSIGN_OR_RETURN(PostTransform post, ReadPostTransform(a));
   ASSIGN_OR_RETURN(std::vector<double> base, FloatsOrTensor(a, "base_values", nullptr));
   if (!base.empty() && base.size() != 1 && static_cast<int64_t>(base.size()) != n_targets) {
     return InvalidArgumentError("base_values has " + std::to_string(base.size()) + " entries; expected 0, 1 or n_targets = " +
@@ -662,8 +656,7 @@ StatusOr<std::unique_ptr<Kernel>> MakeClassifier(const KernelInfo& info, std::ve
                                                  std::vector<std::string> strs) {
   const auto& a = info.attrs;
   const int64_t classes = static_cast<int64_t>(strs.empty() ? ints.size() : strs.size());
-  ASSIGN_OR_RETURN(std::string post_name, a.String("post_transform", std::string("NONE")));
-  ASSIGN_OR_RETURN(PostTransform post, ParsePostTransform(post_name));
+  ASSIGN_OR_RETURN(PostTransform post, ReadPostTransform(a));
   ASSIGN_OR_RETURN(std::vector<double> base, FloatsOrTensor(a, "base_values", nullptr));
   if (!base.empty() && base.size() != 1 && static_cast<int64_t>(base.size()) != classes) {
     return InvalidArgumentError("base_values has " + std::to_string(base.size()) +
