@@ -62,6 +62,9 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(tcp::socket socket, HttpServer* server, HttpServer::Loop* loop)
       : socket_(std::move(socket)), timer_(socket_.get_executor()), server_(server), loop_(loop) {
     out_.reserve(4096);
+    // Beast reads at most the buffer's free capacity per recv (512 bytes at
+    // first); room for a typical request avoids a second system call.
+    buffer_.reserve(16384);
   }
   ~Session() { server_->connections_.fetch_sub(1, std::memory_order_relaxed); }
 
