@@ -355,7 +355,9 @@ inline int32_t Step(const Node<T>* nodes, int32_t i, const T* x) {
   else if constexpr (F == Family::kLt) left = v < n.threshold;
   else left = CompareMixed(n.mode, v, n.threshold);
   if constexpr (kNan) {
-    if (std::isnan(v)) left = n.nan_left;
+    // Branch-free: NaN fails every canonical comparison, so OR-ing in the
+    // node's NaN direction is exact.
+    left = left | (static_cast<bool>(n.nan_left) & std::isnan(v));
   }
   return left ? n.left : n.right;
 }
@@ -368,7 +370,33 @@ void Walk(const Ensemble<T>& e, const T* x, int64_t rows, int64_t stride, OnLeaf
   for (size_t g = 0; g < groups; ++g) {
     const int32_t* r = e.roots.data() + g * kGroup;
     const int depth = e.group_depth[g];
-    for (int64_t row = 0; row < rows; ++row) {
+    int64_t row = 0;
+    // Two rows at a time: eight independent walks keep more loads in flight.
+    for (; row + 1 < rows; row += 2) {
+      const T* xa = x + row * stride;
+      const T* xb = xa + stride;
+      int32_t a0 = r[0], a1 = r[1], a2 = r[2], a3 = r[3];
+      int32_t b0 = r[0], b1 = r[1], b2 = r[2], b3 = r[3];
+      for (int d = 0; d < depth; ++d) {
+        a0 = Step<T, F, kNan>(nodes, a0, xa);
+        b0 = Step<T, F, kNan>(nodes, b0, xb);
+        a1 = Step<T, F, kNan>(nodes, a1, xa);
+        b1 = Step<T, F, kNan>(nodes, b1, xb);
+        a2 = Step<T, F, kNan>(nodes, a2, xa);
+        b2 = Step<T, F, kNan>(nodes, b2, xb);
+        a3 = Step<T, F, kNan>(nodes, a3, xa);
+        b3 = Step<T, F, kNan>(nodes, b3, xb);
+      }
+      on_leaf(row, a0);
+      on_leaf(row, a1);
+      on_leaf(row, a2);
+      on_leaf(row, a3);
+      on_leaf(row + 1, b0);
+      on_leaf(row + 1, b1);
+      on_leaf(row + 1, b2);
+      on_leaf(row + 1, b3);
+    }
+    for (; row < rows; ++row) {
       const T* xr = x + row * stride;
       int32_t i0 = r[0], i1 = r[1], i2 = r[2], i3 = r[3];
       for (int d = 0; d < depth; ++d) {
