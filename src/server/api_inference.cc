@@ -208,30 +208,7 @@ void ApiServer::HandleKServeMetadata(Request& req, Response& resp, ThreadState& 
   w.EndArray();
   w.Key("platform");
   w.String("onnx");
-  auto list = [&](const std::vector<engine::TensorInfo>& infos) {
-    w.BeginArray();
-    for (const auto& i : infos) {
-      w.BeginObject();
-      w.Key("name");
-      w.String(i.name);
-      w.Key("datatype");
-      w.String(i.is_sequence_map ? "SEQUENCE_MAP" : engine::DataTypeName(i.dtype));
-      w.Key("shape");
-      w.BeginArray();
-      if (i.has_shape) {
-        for (int64_t d : i.dims) w.Int(d);
-      } else {
-        w.Int(-1);
-      }
-      w.EndArray();
-      w.EndObject();
-    }
-    w.EndArray();
-  };
-  w.Key("inputs");
-  list(model.inputs());
-  w.Key("outputs");
-  list(model.outputs());
+  serving::WriteSignatureMembers(model, &out);
   w.EndObject();
   resp.SetJson(200, std::move(out));
 }

@@ -223,6 +223,35 @@ void WriteSequenceMap(const Tensor& t, JsonWriter& w) {
 
 }  // namespace
 
+void WriteSignatureMembers(const engine::Model& model, std::string* out) {
+  if (!out->empty() && out->back() != '{') out->push_back(',');
+  JsonWriter w(out);
+  auto list = [&](const std::vector<engine::TensorInfo>& infos) {
+    w.BeginArray();
+    for (const auto& i : infos) {
+      w.BeginObject();
+      w.Key("name");
+      w.String(i.name);
+      w.Key("datatype");
+      w.String(i.is_sequence_map ? "SEQUENCE_MAP" : engine::DataTypeName(i.dtype));
+      w.Key("shape");
+      w.BeginArray();
+      if (i.has_shape) {
+        for (int64_t d : i.dims) w.Int(d);
+      } else {
+        w.Int(-1);
+      }
+      w.EndArray();
+      w.EndObject();
+    }
+    w.EndArray();
+  };
+  w.Key("inputs");
+  list(model.inputs());
+  w.Key("outputs");
+  list(model.outputs());
+}
+
 void WriteOutputTensor(std::string_view name, const Tensor& t, std::string* out) {
   JsonWriter w(out);
   w.BeginObject();

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "engine/model.h"
 #include "engine/tensor.h"
 
 namespace rtml::serving {
@@ -64,6 +65,11 @@ struct OutputRef {
 void WriteInferResponse(std::string_view model_name, std::string_view model_version,
                         const InferRequest* request, std::span<const OutputRef> outputs,
                         std::string* out);
+
+// Appends `"inputs":[...],"outputs":[...]` (KServe tensor metadata: name,
+// datatype, shape with -1 for dynamic dimensions) to *out, preceded by a
+// comma unless *out ends with '{'.
+void WriteSignatureMembers(const engine::Model& model, std::string* out);
 
 // Appends one output object {"name","datatype","shape","data"}.
 void WriteOutputTensor(std::string_view name, const engine::Tensor& tensor, std::string* out);

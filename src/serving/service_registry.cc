@@ -5,6 +5,7 @@
 #include "common/crypto.h"
 #include "common/json_writer.h"
 #include "nlohmann/json.hpp"
+#include "serving/kserve_codec.h"
 
 namespace rtml::serving {
 
@@ -91,34 +92,9 @@ std::vector<const Service*> RegistrySnapshot::List(std::string_view sandbox) con
 namespace {
 
 std::string SignatureJson(const engine::Model& m) {
-  std::string out;
-  JsonWriter w(&out);
-  auto list = [&](const std::vector<engine::TensorInfo>& infos) {
-    w.BeginArray();
-    for (const auto& i : infos) {
-      w.BeginObject();
-      w.Key("name");
-      w.String(i.name);
-      w.Key("datatype");
-      w.String(i.is_sequence_map ? "SEQUENCE_MAP" : engine::DataTypeName(i.dtype));
-      w.Key("shape");
-      w.BeginArray();
-      if (i.has_shape) {
-        for (int64_t d : i.dims) w.Int(d);
-      } else {
-        w.Int(-1);
-      }
-      w.EndArray();
-      w.EndObject();
-    }
-    w.EndArray();
-  };
-  w.BeginObject();
-  w.Key("inputs");
-  list(m.inputs());
-  w.Key("outputs");
-  list(m.outputs());
-  w.EndObject();
+  std::string out = "{";
+  WriteSignatureMembers(m, &out);
+  out += "}";
   return out;
 }
 
