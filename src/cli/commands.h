@@ -2,6 +2,7 @@
 // exit code and reports failures as one line on stderr.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -40,5 +41,27 @@ struct ServeOptions {
   std::vector<std::pair<std::string, std::string>> overrides;
 };
 int ServeCommand(const ServeOptions& options);
+
+struct QueryOptions {
+  std::string data_dir = "./rtml-data";
+  std::string sandbox = "prod";
+  std::string sql;
+  int64_t row_limit = 10'000;
+  int64_t time_limit_ms = 30'000;
+};
+int QueryCommand(const QueryOptions& options);
+
+struct IngestOptions {
+  std::string file;
+  std::string dataset;
+  std::string server = "127.0.0.1:8080";
+  std::string sandbox = "prod";
+  std::string key;  // else RTML_API_KEY, else <data-dir>/admin.key
+  std::string data_dir = "./rtml-data";
+  int64_t batch = 1000;
+};
+// Exit code 0 when every record was accepted, 2 when some were rejected,
+// 1 on errors.
+int IngestCommand(const IngestOptions& options);
 
 }  // namespace rtml::cli

@@ -53,7 +53,27 @@ int main(int argc, char** argv) {
     serve->add_option(flag, serve_values[s.name], s.help);
   }
 
+  rtml::cli::QueryOptions query_opts;
+  auto* query = app.add_subcommand("query", "Run a read-only SQL query over a data directory's datasets");
+  query->add_option("sql", query_opts.sql, "one SELECT statement; each dataset is a table")->required();
+  query->add_option("--data-dir", query_opts.data_dir, "data directory");
+  query->add_option("--sandbox", query_opts.sandbox, "sandbox");
+  query->add_option("--limit", query_opts.row_limit, "most rows returned");
+  query->add_option("--timeout-ms", query_opts.time_limit_ms, "time limit");
+
+  rtml::cli::IngestOptions ingest_opts;
+  auto* ingest = app.add_subcommand("ingest", "Send a file of records (NDJSON or a JSON array) to a running server");
+  ingest->add_option("file", ingest_opts.file, "NDJSON or JSON-array file")->required();
+  ingest->add_option("--dataset", ingest_opts.dataset, "target dataset")->required();
+  ingest->add_option("--server", ingest_opts.server, "HOST:PORT of the server");
+  ingest->add_option("--sandbox", ingest_opts.sandbox, "sandbox");
+  ingest->add_option("--key", ingest_opts.key, "API key (else RTML_API_KEY, else <data-dir>/admin.key)");
+  ingest->add_option("--data-dir", ingest_opts.data_dir, "where to find admin.key");
+  ingest->add_option("--batch", ingest_opts.batch, "records per request")->check(CLI::Range(1, 1000000));
+
   CLI11_PARSE(app, argc, argv);
+  if (query->parsed()) return rtml::cli::QueryCommand(query_opts);
+  if (ingest->parsed()) return rtml::cli::IngestCommand(ingest_opts);
 
   if (run->parsed()) return rtml::cli::RunCommand(run_opts);
   if (bench->parsed()) return rtml::cli::BenchCommand(bench_opts);

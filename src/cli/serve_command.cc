@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "data/data_store.h"
 #include "server/api_server.h"
 #include "server/auth.h"
 #include "server/http_server.h"
@@ -114,6 +115,16 @@ int ServeCommand(const ServeOptions& o) {
   }
   if (!generated.empty()) Log("generated an admin key; it is in " + generated + " (mode 0600)");
 
+  data::DataOptions data_opts;
+  data_opts.data_dir = config.data_dir;
+  data_opts.query_row_limit = config.query_row_limit;
+  data_opts.query_time_limit_ms = config.query_timeout_ms;
+  auto data_store = data::DataStore::Open(data_opts);
+  if (!data_store.ok()) {
+    std::fprintf(stderr, "rtml: %s\n", data_store.status().message().c_str());
+    return 1;
+  }
+
   server::ApiOptions api_opts;
   api_opts.threads = threads;
   api_opts.max_batch = static_cast<size_t>(config.max_batch);
@@ -121,7 +132,7 @@ int ServeCommand(const ServeOptions& o) {
   api_opts.rate_per_key = config.rate_limit;
   api_opts.rate_burst = config.rate_burst;
   api_opts.version = std::string(kVersion);
-  server::ApiServer api(api_opts, &registry, &keys);
+  server::ApiServer api(api_opts, &registry, &keys, data_store->get());
 
   server::HttpServerOptions http_opts;
   http_opts.host = address->first;
@@ -145,6 +156,12 @@ int ServeCommand(const ServeOptions& o) {
   const auto load_start = std::chrono::steady_clock::now();
   if (Status s = registry.LoadFromCatalog(); !s.ok()) {
     Log("cannot load the catalog: " + s.message());
+    (*http)->Stop(std::chrono::milliseconds(0));
+    (*http)->Wait();
+    return 1;
+  }
+  if (Status s = (*data_store)->Load(); !s.ok()) {
+    Log("cannot load the data: " + s.message());
     (*http)->Stop(std::chrono::milliseconds(0));
     (*http)->Wait();
     return 1;

@@ -19,7 +19,7 @@ int64_t Nanos(Clock::time_point a, Clock::time_point b) {
 
 // FNV-1a 64: deterministic traffic routing by request id or identity.
 uint64_t RouteHash(std::string_view s) {
-  uint64_t h = 1469598103934665603ull;
+  uint64_t h = 14695981039346656037ull;  // FNV-1a 64 offset basis
   for (char c : s) {
     h ^= static_cast<uint8_t>(c);
     h *= 1099511628211ull;

@@ -13,8 +13,8 @@ namespace rtml::server {
 
 using http::verb;
 
-ApiServer::ApiServer(ApiOptions options, serving::ServiceRegistry* registry, KeyStore* keys)
-    : options_(std::move(options)), registry_(registry), keys_(keys) {
+ApiServer::ApiServer(ApiOptions options, serving::ServiceRegistry* registry, KeyStore* keys, data::DataStore* data)
+    : options_(std::move(options)), registry_(registry), keys_(keys), data_(data) {
   if (options_.rate_per_key > 0 && options_.rate_burst <= 0) options_.rate_burst = std::max(1.0, options_.rate_per_key);
   for (int i = -1; i < options_.threads; ++i) {
     auto ts = std::make_unique<ThreadState>();
@@ -50,6 +50,20 @@ ApiServer::ApiServer(ApiOptions options, serving::ServiceRegistry* registry, Key
   add(verb::delete_, "/v1/services/{name}", Permission::kAuthor, &ApiServer::HandleDeleteService, true);
   add(verb::post, "/v1/services/{name}:rollback", Permission::kAuthor, &ApiServer::HandleRollback, true);
   add(verb::put, "/v1/services/{name}/traffic", Permission::kAuthor, &ApiServer::HandleTraffic, true);
+  if (data_ != nullptr) {
+    add(verb::post, "/v1/datasets/{name}/records", Permission::kIngest, &ApiServer::HandleIngest, true);
+    add(verb::get, "/v1/profiles/{ns}/{id}", Permission::kRead, &ApiServer::HandleGetProfile);
+    add(verb::put, "/v1/schemas/{name}", Permission::kIngest, &ApiServer::HandlePutSchema, true);
+    add(verb::get, "/v1/schemas", Permission::kRead, &ApiServer::HandleListSchemas, true);
+    add(verb::get, "/v1/schemas/{name}", Permission::kRead, &ApiServer::HandleGetSchema, true);
+    add(verb::put, "/v1/datasets/{name}", Permission::kIngest, &ApiServer::HandlePutDataset, true);
+    add(verb::get, "/v1/datasets", Permission::kRead, &ApiServer::HandleListDatasets, true);
+    add(verb::get, "/v1/datasets/{name}", Permission::kRead, &ApiServer::HandleGetDataset, true);
+    add(verb::post, "/v1/query", Permission::kRead, &ApiServer::HandleQuery, true);
+    add(verb::put, "/v1/computed-attributes/{name}", Permission::kIngest, &ApiServer::HandlePutComputed, true);
+    add(verb::get, "/v1/computed-attributes", Permission::kRead, &ApiServer::HandleListComputed, true);
+    add(verb::delete_, "/v1/computed-attributes/{name}", Permission::kIngest, &ApiServer::HandleDeleteComputed, true);
+  }
   add(verb::post, "/v1/keys", Permission::kAdmin, &ApiServer::HandleCreateKey, true);
   add(verb::get, "/v1/keys", Permission::kAdmin, &ApiServer::HandleListKeys, true);
   add(verb::delete_, "/v1/keys/{id}", Permission::kAdmin, &ApiServer::HandleDeleteKey, true);

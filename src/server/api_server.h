@@ -21,6 +21,10 @@
 #include "serving/kserve_codec.h"
 #include "serving/service_registry.h"
 
+namespace rtml::data {
+class DataStore;
+}
+
 namespace rtml::server {
 
 struct ApiOptions {
@@ -34,7 +38,8 @@ struct ApiOptions {
 
 class ApiServer final : public HttpHandler {
  public:
-  ApiServer(ApiOptions options, serving::ServiceRegistry* registry, KeyStore* keys);
+  // `data` may be null (no data endpoints).
+  ApiServer(ApiOptions options, serving::ServiceRegistry* registry, KeyStore* keys, data::DataStore* data = nullptr);
   ~ApiServer() override;
 
   bool IsBlocking(const Request& req) const override;
@@ -80,6 +85,19 @@ class ApiServer final : public HttpHandler {
   void HandleKServeMetadata(Request&, Response&, ThreadState&);
   void HandleKServeReady(Request&, Response&, ThreadState&);
   void HandleKServeInfer(Request&, Response&, ThreadState&);
+  // Data
+  void HandlePutSchema(Request&, Response&, ThreadState&);
+  void HandleListSchemas(Request&, Response&, ThreadState&);
+  void HandleGetSchema(Request&, Response&, ThreadState&);
+  void HandlePutDataset(Request&, Response&, ThreadState&);
+  void HandleListDatasets(Request&, Response&, ThreadState&);
+  void HandleGetDataset(Request&, Response&, ThreadState&);
+  void HandleIngest(Request&, Response&, ThreadState&);
+  void HandleQuery(Request&, Response&, ThreadState&);
+  void HandlePutComputed(Request&, Response&, ThreadState&);
+  void HandleListComputed(Request&, Response&, ThreadState&);
+  void HandleDeleteComputed(Request&, Response&, ThreadState&);
+  void HandleGetProfile(Request&, Response&, ThreadState&);
   // Keys
   void HandleCreateKey(Request&, Response&, ThreadState&);
   void HandleListKeys(Request&, Response&, ThreadState&);
@@ -96,6 +114,7 @@ class ApiServer final : public HttpHandler {
   ApiOptions options_;
   serving::ServiceRegistry* registry_;
   KeyStore* keys_;
+  data::DataStore* data_;
   const HttpServer* http_ = nullptr;
   Router<RouteSpec> router_;
   std::vector<std::unique_ptr<ThreadState>> states_;  // [0] offload pool, [1 + i] event loop i

@@ -31,6 +31,30 @@ std::string_view Request::QueryParam(std::string_view key) const {
   return {};
 }
 
+std::string PercentDecode(std::string_view s) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%') {
+      const int hi = i + 1 < s.size() ? hex(s[i + 1]) : -1;
+      const int lo = i + 2 < s.size() ? hex(s[i + 2]) : -1;
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(s[i]);
+  }
+  return out;
+}
+
 void Response::SetError(const Status& s) { SetError(s, {}); }
 
 void Response::SetError(const Status& s, const std::vector<std::string>& details) {

@@ -7,6 +7,7 @@
 
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/verb.hpp>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -20,6 +21,23 @@ namespace http = boost::beast::http;
 
 struct Principal;
 
+// Completes a deferred response from any thread: the handler fills the
+// Response it was given, then calls Complete() once.
+class ResponseCompleter {
+ public:
+  virtual ~ResponseCompleter() = default;
+  virtual void Complete() = 0;
+};
+
+// Implemented by the connection: turns the current response into a deferred
+// one. After Defer() the handler may return at once; the connection writes
+// nothing until the completer is called.
+class Deferrer {
+ public:
+  virtual ~Deferrer() = default;
+  virtual std::shared_ptr<ResponseCompleter> Defer() = 0;
+};
+
 struct Request {
   http::verb method = http::verb::unknown;
   std::string_view target;  // path and query as sent
@@ -32,6 +50,7 @@ struct Request {
   int num_params = 0;
   // Set by the auth layer before the handler runs.
   const Principal* principal = nullptr;
+  Deferrer* deferrer = nullptr;
   std::string_view sandbox;
 
   std::string_view Header(http::field f) const;
@@ -40,6 +59,10 @@ struct Request {
   // Value of `key` in the query string (undecoded), or empty.
   std::string_view QueryParam(std::string_view key) const;
 };
+
+// Decodes %XX escapes (and '+' is kept as is, as in paths). Malformed
+// escapes are kept verbatim.
+std::string PercentDecode(std::string_view s);
 
 struct Response {
   int status = 200;

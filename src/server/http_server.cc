@@ -57,7 +57,7 @@ struct HttpServer::Loop {
   tcp::acceptor acceptor;
 };
 
-class Session : public std::enable_shared_from_this<Session> {
+class Session : public std::enable_shared_from_this<Session>, public Deferrer {
  public:
   Session(tcp::socket socket, HttpServer* server, HttpServer::Loop* loop)
       : socket_(std::move(socket)), timer_(socket_.get_executor()), server_(server), loop_(loop) {
@@ -182,8 +182,27 @@ class Session : public std::enable_shared_from_this<Session> {
     Dispatch();
   }
 
+  class Completer final : public ResponseCompleter {
+   public:
+    explicit Completer(std::shared_ptr<Session> s) : session_(std::move(s)) {}
+    void Complete() override {
+      if (!session_) return;
+      auto s = std::move(session_);
+      asio::post(s->socket_.get_executor(), [s] { s->Write(); });
+    }
+
+   private:
+    std::shared_ptr<Session> session_;
+  };
+
+  std::shared_ptr<ResponseCompleter> Defer() override {
+    deferred_ = true;
+    return std::make_shared<Completer>(shared_from_this());
+  }
+
   void Dispatch() {
     ClearDeadline();
+    deferred_ = false;
     auto& msg = parser_->get();
     req_ = Request();
     req_.method = msg.method();
@@ -193,6 +212,7 @@ class Session : public std::enable_shared_from_this<Session> {
     req_.query = q == std::string_view::npos ? std::string_view() : req_.target.substr(q + 1);
     req_.headers = &msg.base();
     req_.body = &msg.body();
+    req_.deferrer = this;
     keep_alive_ = msg.keep_alive();
     resp_.Clear();
     HttpHandler* handler = server_->handler_;
@@ -200,13 +220,13 @@ class Session : public std::enable_shared_from_this<Session> {
       auto self = shared_from_this();
       const bool queued = server_->offload_->Submit([self, handler] {
         handler->Handle(self->req_, self->resp_, -1);
-        asio::post(self->socket_.get_executor(), [self] { self->Write(); });
+        if (!self->deferred_) asio::post(self->socket_.get_executor(), [self] { self->Write(); });
       });
       if (!queued) Fail(503, "the server is shutting down");
       return;
     }
     handler->Handle(req_, resp_, loop_->index);
-    Write();
+    if (!deferred_) Write();
   }
 
   void Fail(int status, const std::string& message) {
@@ -310,6 +330,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool close_after_write_ = false;
   bool started_ = false;  // counted in in_flight_
   bool lingering_ = false;
+  bool deferred_ = false;  // the handler completes the response later
   std::string drain_;
 };
 

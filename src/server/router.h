@@ -2,8 +2,10 @@
 //
 // Patterns are '/'-separated segments: literals, "{param}" (one segment) or
 // "{param}:suffix" (a segment ending in ":suffix", as in
-// /v1/services/{name}:rollback). Up to four parameters per route. Immutable
-// after setup; Match is thread-safe and allocation-free.
+// /v1/services/{name}:rollback). Routes are tried in the order they were
+// added and the first match wins, so action routes must not be shadowed by
+// a plain parameter route of the same method. Up to four parameters per
+// route. Immutable after setup; Match is thread-safe and allocation-free.
 #pragma once
 
 #include <string>
@@ -71,9 +73,7 @@ class Router {
             ok = false;
           } else {
             std::string_view value = seg.substr(0, seg.size() - s.text.size());
-            // A plain parameter must not swallow an action suffix.
-            if (s.text.empty() && value.find(':') != std::string_view::npos) ok = false;
-            else if (params < 4) captured[params++] = value;
+            if (params < 4) captured[params++] = value;
           }
         }
       }

@@ -21,6 +21,8 @@ const std::vector<ServerConfig::Setting>& ServerConfig::Settings() {
       {"rate_limit", "RTML_RATE_LIMIT", "requests per second per API key before 429 (0 = unlimited)"},
       {"rate_burst", "RTML_RATE_BURST", "burst allowed above the per-key rate (default: the rate)"},
       {"max_revisions", "RTML_MAX_REVISIONS", "revisions kept per service; older ones without traffic are pruned"},
+      {"query_row_limit", "RTML_QUERY_ROW_LIMIT", "most rows a SQL query returns (the rest is cut, truncated=true)"},
+      {"query_timeout_ms", "RTML_QUERY_TIMEOUT_MS", "time limit of a SQL query (408 above)"},
       {"demo_dir", "RTML_DEMO_DIR", "on first start, upload and deploy every *.onnx file here"},
   };
   return settings;
@@ -62,6 +64,8 @@ Status ServerConfig::Set(const std::string& name, const std::string& value, cons
   else if (name == "max_connections") { auto v = ToInt(name, value, 1, 1 << 24); if (!v.ok()) return wrap(v.status()); max_connections = *v; }
   else if (name == "max_concurrent") { auto v = ToInt(name, value, 0, 1 << 24); if (!v.ok()) return wrap(v.status()); max_concurrent = *v; }
   else if (name == "max_revisions") { auto v = ToInt(name, value, 1, 100000); if (!v.ok()) return wrap(v.status()); max_revisions = *v; }
+  else if (name == "query_row_limit") { auto v = ToInt(name, value, 1, 10'000'000); if (!v.ok()) return wrap(v.status()); query_row_limit = *v; }
+  else if (name == "query_timeout_ms") { auto v = ToInt(name, value, 10, 3'600'000); if (!v.ok()) return wrap(v.status()); query_timeout_ms = *v; }
   else if (name == "rate_limit") { auto v = ToDouble(name, value); if (!v.ok()) return wrap(v.status()); rate_limit = *v; }
   else if (name == "rate_burst") { auto v = ToDouble(name, value); if (!v.ok()) return wrap(v.status()); rate_burst = *v; }
   else return wrap(InvalidArgumentError("unknown setting '" + name + "'"));

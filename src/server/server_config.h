@@ -15,7 +15,7 @@ struct ServerConfig {
   std::string data_dir = "./rtml-data";
   std::string listen = "127.0.0.1:8080";
   int threads = 0;  // 0: one per core
-  int offload_threads = 2;
+  int offload_threads = 4;
   int64_t max_body_bytes = int64_t{64} << 20;
   int64_t max_batch = 4096;
   int64_t header_timeout_ms = 10'000;
@@ -25,6 +25,8 @@ struct ServerConfig {
   double rate_limit = 0;  // requests per second per key; 0 = off
   double rate_burst = 0;
   int64_t max_revisions = 50;
+  int64_t query_row_limit = 10'000;
+  int64_t query_timeout_ms = 5'000;
   std::string demo_dir;  // deploy every model here on first start
 
   // Name, environment variable and description of each setting, in order.

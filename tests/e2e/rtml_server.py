@@ -344,6 +344,33 @@ class RtmlServer:
     def predict(self, service, body, key="admin", sandbox=None, conn=None):
         return self.request("POST", "/v1/services/%s/predict" % service, body, key=key, sandbox=sandbox, conn=conn)
 
+    # Data API (docs/api.md "Data").
+
+    def ingest(self, dataset, body, ndjson=True, key="admin", sandbox=None, conn=None, timeout=60):
+        """POST /v1/datasets/{dataset}/records. body: bytes/str (sent as is),
+        or a list of records (NDJSON when ndjson, else a JSON array)."""
+        if isinstance(body, list):
+            if ndjson:
+                body = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in body)
+            else:
+                body = json.dumps(body, separators=(",", ":"))
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        ctype = "application/x-ndjson" if ndjson else "application/json"
+        return self.request("POST", "/v1/datasets/%s/records" % dataset, body, key=key, sandbox=sandbox, conn=conn,
+                            content_type=ctype, timeout=timeout)
+
+    def sql(self, sql, key="admin", sandbox=None, conn=None, timeout=60):
+        """POST /v1/query {"sql": sql}."""
+        return self.request("POST", "/v1/query", {"sql": sql}, key=key, sandbox=sandbox, conn=conn, timeout=timeout)
+
+    def sql_rows(self, sql, key="admin", sandbox=None, conn=None):
+        """The rows of a query that must succeed (raises ServerError otherwise)."""
+        r = self.sql(sql, key=key, sandbox=sandbox, conn=conn)
+        if r.status != 200:
+            raise ServerError("query %r: %r" % (sql, r))
+        return r.json()["rows"]
+
 
 # ---------------------------------------------------------------- helpers
 
@@ -462,7 +489,7 @@ def numbers_close(a, b, tol=1e-6):
 
 def fnv1a64(text):
     """The route hash documented in docs/api.md (64-bit FNV-1a)."""
-    h = 1469598103934665603
+    h = 14695981039346656037
     for byte in text.encode("utf-8"):
         h ^= byte
         h = (h * 1099511628211) & 0xFFFFFFFFFFFFFFFF
