@@ -1,4 +1,5 @@
 // `rtml serve`: the prediction server.
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -88,6 +89,10 @@ int ServeCommand(const ServeOptions& o) {
     return 1;
   }
   const int threads = config.threads > 0 ? config.threads : std::max(1u, std::thread::hardware_concurrency());
+  // Request bodies of ingestion batches are large (hundreds of KB): keep
+  // them on the heap instead of a fresh mmap (and page faults) each time.
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
 
   // Signals are handled by this thread only (sigwait below).
   sigset_t signals;

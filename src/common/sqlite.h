@@ -36,6 +36,9 @@ class Statement {
   Statement& Bind(int i, double v);
   Statement& Bind(int i, std::string_view v);
   Statement& BindBlob(int i, std::string_view v);
+  // Binds without copying: `v` must stay valid until the statement is reset
+  // or stepped to completion.
+  Statement& BindStatic(int i, std::string_view v);
   Statement& BindNull(int i);
   // True while a row is available; false when done.
   StatusOr<bool> Step();

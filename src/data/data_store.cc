@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <set>
 
 #include "common/json_writer.h"
 #include "data/profiles.h"
@@ -118,7 +119,13 @@ struct DataStore::Dataset {
 struct DataStore::Sandbox {
   std::string name;
   std::string db_path;
-  mutable std::mutex mu;  // guards everything below
+  // Two locks. `mu` guards the write connection and the consistency of
+  // stored records with `profiles` (the writer holds it across a commit and
+  // the profile updates). `meta_mu` guards the maps and the `profiles`
+  // pointer for readers, so validation and lookups never wait for a commit.
+  // Whoever changes the maps or the pointer holds both (mu first).
+  mutable std::mutex mu;
+  mutable std::mutex meta_mu;
   std::unique_ptr<sqlite::Database> db;
   struct SchemaEntry {
     std::shared_ptr<const Schema> schema;
@@ -230,7 +237,7 @@ Status DataStore::Load() {
     auto sb = std::make_unique<Sandbox>();
     RETURN_IF_ERROR(OpenSandbox(name, sb.get()));
     {
-      std::lock_guard<std::mutex> lock(sb->mu);
+      std::scoped_lock lock(sb->mu, sb->meta_mu);
       RETURN_IF_ERROR(RebuildProfiles(sb.get()));
     }
     std::lock_guard<std::mutex> lock(sandboxes_mu_);
@@ -271,7 +278,7 @@ StatusOr<std::string> DataStore::PutSchema(const std::string& sandbox, const std
   RETURN_IF_ERROR(ValidateDataName("schema", name));
   ASSIGN_OR_RETURN(std::shared_ptr<const Schema> schema, Schema::Parse(name, body));
   ASSIGN_OR_RETURN(Sandbox * sb, GetOrCreateSandbox(sandbox, true));
-  std::lock_guard<std::mutex> lock(sb->mu);
+  std::scoped_lock lock(sb->mu, sb->meta_mu);
   auto it = sb->schemas.find(name);
   const std::string now = FormatRfc3339Millis(NowMillis());
   *created = it == sb->schemas.end();
@@ -325,7 +332,7 @@ std::string SchemaResponse(const std::string& name, const DataStore::Sandbox& sb
 StatusOr<std::string> DataStore::GetSchema(const std::string& sandbox, const std::string& name) const {
   Sandbox* sb = FindSandbox(sandbox);
   if (!sb) return NotFoundError("schema '" + name + "' not found");
-  std::lock_guard<std::mutex> lock(sb->mu);
+  std::lock_guard<std::mutex> lock(sb->meta_mu);
   if (!sb->schemas.count(name)) return NotFoundError("schema '" + name + "' not found");
   return SchemaResponse(name, *sb);
 }
@@ -333,7 +340,7 @@ StatusOr<std::string> DataStore::GetSchema(const std::string& sandbox, const std
 StatusOr<std::string> DataStore::ListSchemas(const std::string& sandbox) const {
   std::string out = "{\"schemas\":[";
   if (Sandbox* sb = FindSandbox(sandbox)) {
-    std::lock_guard<std::mutex> lock(sb->mu);
+    std::lock_guard<std::mutex> lock(sb->meta_mu);
     bool first = true;
     for (const auto& [name, e] : sb->schemas) {
       if (!first) out += ',';
@@ -410,7 +417,7 @@ StatusOr<std::string> DataStore::PutDataset(const std::string& sandbox, const st
   }
   const std::string schema = b["schema"].get<std::string>();
   ASSIGN_OR_RETURN(Sandbox * sb, GetOrCreateSandbox(sandbox, true));
-  std::lock_guard<std::mutex> lock(sb->mu);
+  std::scoped_lock lock(sb->mu, sb->meta_mu);
   auto sc = sb->schemas.find(schema);
   if (sc == sb->schemas.end()) return NotFoundError("schema '" + schema + "' not found; create it with PUT /v1/schemas/" + schema);
   auto it = sb->datasets.find(name);
@@ -429,8 +436,6 @@ StatusOr<std::string> DataStore::PutDataset(const std::string& sandbox, const st
   RETURN_IF_ERROR(sb->db->Exec("CREATE TABLE " + QuoteIdentifier("_records_" + name) +
                                " (rowid INTEGER PRIMARY KEY, _id TEXT UNIQUE, ts INTEGER NOT NULL, event_type TEXT, "
                                "identities TEXT, ingested INTEGER NOT NULL, body TEXT NOT NULL)"));
-  RETURN_IF_ERROR(sb->db->Exec("CREATE INDEX " + QuoteIdentifier("_records_" + name + "_ts") + " ON " +
-                               QuoteIdentifier("_records_" + name) + " (ts)"));
   RETURN_IF_ERROR(RecreateView(sb, name, *sc->second.schema));
   ASSIGN_OR_RETURN(auto st, sb->db->Prepare("INSERT INTO _datasets VALUES (?,?,?)"));
   st.Bind(1, name).Bind(2, schema).Bind(3, ds.created);
@@ -530,7 +535,7 @@ void DataStore::Ingest(const std::string& sandbox, const std::string& dataset, s
   Sandbox* sb = FindSandbox(sandbox);
   std::shared_ptr<const Schema> schema;
   if (sb) {
-    std::lock_guard<std::mutex> lock(sb->mu);
+    std::lock_guard<std::mutex> lock(sb->meta_mu);
     auto it = sb->datasets.find(dataset);
     if (it != sb->datasets.end()) schema = it->second.schema_def;
   }
@@ -696,6 +701,9 @@ void DataStore::CommitGroup(std::vector<std::unique_ptr<Batch>>& group) {
   for (auto& b : group) by_sandbox[b->sandbox].push_back(b.get());
   const int64_t ingested = NowMillis();
   thread_local simdjson::dom::parser parser;
+  thread_local simdjson::dom::parser empty_parser;
+  simdjson::dom::element empty_record;
+  if (empty_parser.parse(std::string_view("{}")).get(empty_record)) return;
   for (auto& [sb, batches] : by_sandbox) {
     Status status;
     // inserted[i][j]: whether record j of batch i was new.
@@ -705,10 +713,15 @@ void DataStore::CommitGroup(std::vector<std::unique_ptr<Batch>>& group) {
     // under the same lock) sees each event exactly once.
     std::lock_guard<std::mutex> lock(sb->mu);
     ProfileStore* profiles = sb->profiles.get();
+    std::set<std::string> used_datasets;
+    if (profiles) {
+      for (const auto& def : profiles->ComputedAttributes()) used_datasets.insert(def.dataset);
+    }
     {
       sqlite::Transaction txn(sb->db.get());
       status = txn.status();
       std::map<std::string, sqlite::Statement> stmts;
+      std::string identities_json;
       for (size_t i = 0; i < batches.size() && status.ok(); ++i) {
         Batch* b = batches[i];
         auto it = stmts.find(b->dataset);
@@ -726,14 +739,15 @@ void DataStore::CommitGroup(std::vector<std::unique_ptr<Batch>>& group) {
         for (size_t j = 0; j < b->records.size(); ++j) {
           const ParsedRecord& r = b->records[j];
           st.Reset();
+          identities_json = IdentitiesJson(r.identities);
           if (r.id.empty()) st.BindNull(1);
-          else st.Bind(1, std::string_view(r.id));
+          else st.BindStatic(1, r.id);
           st.Bind(2, r.ts);
           if (r.event_type.empty()) st.BindNull(3);
-          else st.Bind(3, std::string_view(r.event_type));
-          st.Bind(4, std::string_view(IdentitiesJson(r.identities)));
+          else st.BindStatic(3, r.event_type);
+          st.BindStatic(4, identities_json);
           st.Bind(5, ingested);
-          st.Bind(6, std::string_view(r.body));
+          st.BindStatic(6, r.body);
           status = st.Run();
           if (!status.ok()) break;
           inserted[i][j] = sb->db->Changes() > 0 ? 1 : 0;
@@ -754,12 +768,15 @@ void DataStore::CommitGroup(std::vector<std::unique_ptr<Batch>>& group) {
           ++b->result.duplicates;
           continue;
         }
-        if (!profiles) continue;
-        simdjson::dom::element rec;
-        if (parser.parse(r.body).get(rec)) continue;
+        if (!profiles || b->schema_class == SchemaClass::kAdhoc) continue;
+        // Events of a dataset no computed attribute reads only link
+        // identities: no need to parse them again.
+        simdjson::dom::element rec = empty_record;
+        const bool needs_body = b->schema_class == SchemaClass::kProfile || used_datasets.count(b->dataset) > 0;
+        if (needs_body && parser.parse(r.body.data(), r.body.size()).get(rec)) continue;
         if (b->schema_class == SchemaClass::kProfile) {
           profiles->ApplyProfileRecord(r.identities, rec, r.ts);
-        } else if (b->schema_class == SchemaClass::kExperienceEvent) {
+        } else {
           EventView ev{b->dataset, r.id, r.ts, r.event_type, r.identities, rec};
           profiles->ApplyEvent(ev);
         }
@@ -788,13 +805,15 @@ Status DataStore::RebuildProfiles(Sandbox* sb) {
   simdjson::dom::element empty;
   if (parser.parse(std::string_view("{}")).get(empty)) return InternalError("cannot parse {}");
   simdjson::dom::parser record_parser;
-  // Profile records first (attributes), then events in time order.
+  // Profile records first (attributes), then events, each in ingestion
+  // order (rowid): the order they were applied live, so ties resolve the
+  // same way after a restart.
   for (int pass = 0; pass < 2; ++pass) {
     for (const auto& [ds_name, ds] : sb->datasets) {
       const SchemaClass cls = ds.schema_def->schema_class();
       if ((pass == 0) != (cls == SchemaClass::kProfile) || cls == SchemaClass::kAdhoc) continue;
       ASSIGN_OR_RETURN(auto st, sb->db->Prepare("SELECT _id, ts, event_type, identities, body FROM " +
-                                                QuoteIdentifier("_records_" + ds_name) + " ORDER BY ts, rowid"));
+                                                QuoteIdentifier("_records_" + ds_name) + " ORDER BY rowid"));
       for (;;) {
         ASSIGN_OR_RETURN(bool row, st.Step());
         if (!row) break;
@@ -828,7 +847,7 @@ StatusOr<std::string> DataStore::PutComputedAttribute(const std::string& sandbox
   RETURN_IF_ERROR(ValidateDataName("computed attribute", name));
   ASSIGN_OR_RETURN(ComputedAttributeDef def, ParseComputedAttribute(name, body));
   ASSIGN_OR_RETURN(Sandbox * sb, GetOrCreateSandbox(sandbox, true));
-  std::lock_guard<std::mutex> lock(sb->mu);
+  std::scoped_lock lock(sb->mu, sb->meta_mu);
   auto ds = sb->datasets.find(def.dataset);
   if (ds == sb->datasets.end()) return NotFoundError("dataset '" + def.dataset + "' not found");
   if (ds->second.schema_def->schema_class() != SchemaClass::kExperienceEvent) {
@@ -853,7 +872,7 @@ StatusOr<std::string> DataStore::PutComputedAttribute(const std::string& sandbox
   const std::optional<int> index = sb->profiles->AttributeIndex(name);
   if (!index) return InternalError("computed attribute '" + name + "' vanished");
   ASSIGN_OR_RETURN(auto rows, sb->db->Prepare("SELECT _id, ts, event_type, identities, body FROM " +
-                                              QuoteIdentifier("_records_" + dataset) + " WHERE ts > ? ORDER BY ts, rowid"));
+                                              QuoteIdentifier("_records_" + dataset) + " WHERE ts > ? ORDER BY rowid"));
   rows.Bind(1, NowMillis() - window - options_.lateness_ms);
   simdjson::dom::parser parser;
   for (;;) {
@@ -881,7 +900,7 @@ StatusOr<std::string> DataStore::PutComputedAttribute(const std::string& sandbox
 StatusOr<std::string> DataStore::ListComputedAttributes(const std::string& sandbox) const {
   std::string out = "{\"computed_attributes\":[";
   if (Sandbox* sb = FindSandbox(sandbox)) {
-    std::lock_guard<std::mutex> lock(sb->mu);
+    std::lock_guard<std::mutex> lock(sb->meta_mu);
     bool first = true;
     for (const auto& [name, def] : sb->computed_json) {
       if (!first) out += ',';
@@ -897,7 +916,7 @@ StatusOr<std::string> DataStore::ListComputedAttributes(const std::string& sandb
 Status DataStore::DeleteComputedAttribute(const std::string& sandbox, const std::string& name) {
   Sandbox* sb = FindSandbox(sandbox);
   if (!sb) return NotFoundError("computed attribute '" + name + "' not found");
-  std::lock_guard<std::mutex> lock(sb->mu);
+  std::scoped_lock lock(sb->mu, sb->meta_mu);
   if (!sb->computed_json.count(name)) return NotFoundError("computed attribute '" + name + "' not found");
   ASSIGN_OR_RETURN(auto st, sb->db->Prepare("DELETE FROM _computed WHERE name=?"));
   st.Bind(1, name);
@@ -915,7 +934,7 @@ StatusOr<std::string> DataStore::ProfileJson(const std::string& sandbox, std::st
 std::shared_ptr<const ProfileStore> DataStore::Profiles(const std::string& sandbox) const {
   Sandbox* sb = FindSandbox(sandbox);
   if (!sb) return nullptr;
-  std::lock_guard<std::mutex> lock(sb->mu);
+  std::lock_guard<std::mutex> lock(sb->meta_mu);
   return sb->profiles;
 }
 
