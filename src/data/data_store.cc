@@ -940,6 +940,13 @@ std::shared_ptr<const ProfileStore> DataStore::Profiles(const std::string& sandb
 
 // --------------------------------------------------------------- query ---
 
+StatusOr<Table> DataStore::QueryTable(const std::string& sandbox, std::string_view sql, int64_t row_limit,
+                                      int64_t time_limit_ms) const {
+  Sandbox* sb = FindSandbox(sandbox);
+  if (!sb) return NotFoundError("sandbox '" + sandbox + "' has no datasets yet");
+  return RunReadOnlyQueryTable(sb->db_path, sql, row_limit, time_limit_ms);
+}
+
 StatusOr<std::string> DataStore::Query(const std::string& sandbox, std::string_view sql) const {
   Sandbox* sb = FindSandbox(sandbox);
   if (!sb) return NotFoundError("sandbox '" + sandbox + "' has no datasets yet");

@@ -27,6 +27,7 @@
 
 #include "common/sqlite.h"
 #include "common/status.h"
+#include "common/table.h"
 
 namespace rtml::data {
 
@@ -91,6 +92,10 @@ class DataStore {
 
   // Read-only SQL over the sandbox's datasets: {"columns","rows","truncated","elapsed_ms"}.
   StatusOr<std::string> Query(const std::string& sandbox, std::string_view sql) const;
+  // The same as a Table, for training and batch scoring (no concurrency cap;
+  // the caller runs it on its own thread).
+  StatusOr<Table> QueryTable(const std::string& sandbox, std::string_view sql, int64_t row_limit,
+                             int64_t time_limit_ms) const;
 
   // Computed attributes: PUT body per SPEC. Defining or changing one
   // rebuilds the sandbox's profiles from stored events.

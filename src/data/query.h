@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "common/status.h"
+#include "common/table.h"
 
 namespace rtml::data {
 
@@ -16,5 +17,10 @@ namespace rtml::data {
 // Returns {"columns":[...],"rows":[[...]],"truncated":bool,"elapsed_ms":x}.
 StatusOr<std::string> RunReadOnlyQuery(const std::string& db_path, std::string_view sql, int64_t row_limit,
                                        int64_t time_limit_ms);
+// The same, collected as a Table (training, batch scoring): a column is
+// numeric (NULL = NaN) when all its non-NULL values are numbers, text
+// otherwise. More than `row_limit` rows is TooLarge.
+StatusOr<Table> RunReadOnlyQueryTable(const std::string& db_path, std::string_view sql, int64_t row_limit,
+                                      int64_t time_limit_ms);
 
 }  // namespace rtml::data

@@ -77,6 +77,8 @@ CREATE TABLE IF NOT EXISTS revisions (
 CREATE TABLE IF NOT EXISTS service_counters (
   sandbox TEXT NOT NULL, name TEXT NOT NULL, last_revision INTEGER NOT NULL,
   PRIMARY KEY (sandbox, name));
+CREATE TABLE IF NOT EXISTS training_runs (
+  id TEXT PRIMARY KEY, sandbox TEXT NOT NULL, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS api_keys (
   id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, role TEXT NOT NULL, sandboxes TEXT NOT NULL,
   description TEXT NOT NULL, created TEXT NOT NULL);
@@ -275,6 +277,42 @@ Status Catalog::DeleteService(std::string_view sandbox, std::string_view name) {
     RETURN_IF_ERROR(st.Run());
   }
   return txn.Commit();
+}
+
+Status Catalog::SaveTrainingRun(const TrainingRunRecord& run) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(auto st, db_->Prepare("INSERT INTO training_runs VALUES (?,?,?) ON CONFLICT(id) DO UPDATE SET "
+                                         "record=excluded.record"));
+  st.Bind(1, run.id).Bind(2, run.sandbox).Bind(3, run.record);
+  return st.Run();
+}
+
+StatusOr<std::vector<Catalog::TrainingRunRecord>> Catalog::ListTrainingRuns() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT id, sandbox, record FROM training_runs ORDER BY rowid"));
+  std::vector<TrainingRunRecord> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back({st.ColumnText(0), st.ColumnText(1), st.ColumnText(2)});
+  }
+  return out;
+}
+
+Status Catalog::StoreRunArtifact(const std::string& id, const std::string& suffix, std::string_view bytes) {
+  const fs::path dir = fs::path(data_dir_) / "runs";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return InternalError("cannot create " + dir.string());
+  return WriteFileDurably(dir / (id + "." + suffix), bytes);
+}
+
+StatusOr<std::string> Catalog::ReadRunArtifact(const std::string& id, const std::string& suffix) const {
+  std::ifstream in(fs::path(data_dir_) / "runs" / (id + "." + suffix), std::ios::binary);
+  if (!in) return NotFoundError("training run '" + id + "' has no " + suffix);
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
 }
 
 StatusOr<std::vector<KeyRecord>> Catalog::ListKeys() const {

@@ -84,6 +84,18 @@ class Catalog {
   Status DeleteRevisions(std::string_view sandbox, std::string_view service, const std::vector<int64_t>& revisions);
   Status DeleteService(std::string_view sandbox, std::string_view name);
 
+  // Training runs: one JSON record per run (the run's full state).
+  struct TrainingRunRecord {
+    std::string id;
+    std::string sandbox;
+    std::string record;  // JSON
+  };
+  Status SaveTrainingRun(const TrainingRunRecord& run);
+  StatusOr<std::vector<TrainingRunRecord>> ListTrainingRuns() const;
+  // <data-dir>/runs/<id>.<suffix>: run artifacts (validation scores).
+  Status StoreRunArtifact(const std::string& id, const std::string& suffix, std::string_view bytes);
+  StatusOr<std::string> ReadRunArtifact(const std::string& id, const std::string& suffix) const;
+
   StatusOr<std::vector<KeyRecord>> ListKeys() const;
   Status AddKey(const KeyRecord& key);
   // NotFound when no such key.
