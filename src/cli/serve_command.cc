@@ -19,6 +19,7 @@
 #include "server/server_config.h"
 #include "serving/catalog.h"
 #include "serving/service_registry.h"
+#include "serving/training_runs.h"
 
 namespace rtml::cli {
 
@@ -137,7 +138,8 @@ int ServeCommand(const ServeOptions& o) {
   api_opts.rate_per_key = config.rate_limit;
   api_opts.rate_burst = config.rate_burst;
   api_opts.version = std::string(kVersion);
-  server::ApiServer api(api_opts, &registry, &keys, data_store->get());
+  serving::TrainingRuns training(catalog->get(), &registry, data_store->get());
+  server::ApiServer api(api_opts, &registry, &keys, data_store->get(), &training);
 
   server::HttpServerOptions http_opts;
   http_opts.host = address->first;
@@ -164,6 +166,9 @@ int ServeCommand(const ServeOptions& o) {
     (*http)->Stop(std::chrono::milliseconds(0));
     (*http)->Wait();
     return 1;
+  }
+  if (Status s = training.Load(); !s.ok()) {
+    Log("cannot load the training runs: " + s.message());
   }
   if (Status s = (*data_store)->Load(); !s.ok()) {
     Log("cannot load the data: " + s.message());

@@ -7,7 +7,9 @@
 #include "common/json_writer.h"
 #include "nlohmann/json.hpp"
 #include "server/api_server.h"
+#include "pipeline/pipeline.h"
 #include "server/api_state.h"
+#include "serving/training_runs.h"
 
 namespace rtml::server {
 
@@ -213,13 +215,32 @@ void ApiServer::WriteServiceJson(const serving::Service& svc, std::string* out, 
     w.Int(r->number);
     w.Key("created");
     w.String(r->created);
-    w.Key("model");
-    w.BeginObject();
-    w.Key("name");
-    w.String(r->model_name);
-    w.Key("version");
-    w.Int(r->model_version);
-    w.EndObject();
+    w.Key("kind");
+    w.String(r->pipeline ? "pipeline" : "model");
+    if (!r->pipeline) {
+      w.Key("model");
+      w.BeginObject();
+      w.Key("name");
+      w.String(r->model_name);
+      w.Key("version");
+      w.Int(r->model_version);
+      w.EndObject();
+    }
+    w.Key("models");
+    w.BeginArray();
+    for (const auto& [mname, mversion] : r->model_refs) {
+      w.BeginObject();
+      w.Key("name");
+      w.String(mname);
+      w.Key("version");
+      w.Int(mversion);
+      w.EndObject();
+    }
+    w.EndArray();
+    if (detailed && r->pipeline) {
+      w.Key("pipeline");
+      w.Raw(r->pipeline->json());
+    }
     if (detailed) {
       w.Key("requests");
       w.Int(static_cast<int64_t>(r->stats->Total(2) + r->stats->Total(4) + r->stats->Total(5)));
@@ -230,15 +251,20 @@ void ApiServer::WriteServiceJson(const serving::Service& svc, std::string* out, 
   // Models currently receiving traffic.
   w.Key("models");
   w.BeginArray();
+  std::vector<std::pair<std::string, int64_t>> listed;
   for (const auto& t : svc.traffic) {
     const serving::Revision* r = svc.Find(t.revision);
     if (!r || t.percent == 0) continue;
-    w.BeginObject();
-    w.Key("name");
-    w.String(r->model_name);
-    w.Key("version");
-    w.Int(r->model_version);
-    w.EndObject();
+    for (const auto& ref : r->model_refs) {
+      if (std::find(listed.begin(), listed.end(), ref) != listed.end()) continue;
+      listed.push_back(ref);
+      w.BeginObject();
+      w.Key("name");
+      w.String(ref.first);
+      w.Key("version");
+      w.Int(ref.second);
+      w.EndObject();
+    }
   }
   w.EndArray();
   uint64_t ok = 0, client = 0, server = 0;
@@ -263,17 +289,53 @@ void ApiServer::WriteServiceJson(const serving::Service& svc, std::string* out, 
 }
 
 void ApiServer::HandlePutService(Request& req, Response& resp, ThreadState&) {
-  auto body = ParseBody(req, {"model", "pipeline", "traffic", "description"});
+  auto body = ParseBody(req, {"model", "pipeline", "training_run", "traffic", "description"});
   if (!body.ok()) return resp.SetError(body.status());
   const json& b = *body;
-  if (b.contains("pipeline")) {
-    return resp.SetError(UnimplementedError("pipeline services are not available yet; deploy a model with "
-                                            "{\"model\": {\"name\": ..., \"version\": ...}}"));
+  serving::DeploySpec spec;
+  const int sources = (b.contains("model") ? 1 : 0) + (b.contains("pipeline") ? 1 : 0) + (b.contains("training_run") ? 1 : 0);
+  if (sources != 1) {
+    return resp.SetError(InvalidArgumentError(
+        "body needs exactly one of \"model\": {\"name\", \"version\"}, \"pipeline\": {...} or \"training_run\": \"<id>\""));
   }
-  if (!b.contains("model") || !b["model"].is_object()) {
+  if (b.contains("pipeline")) {
+    if (!b["pipeline"].is_object()) return resp.SetError(InvalidArgumentError("\"pipeline\" must be a pipeline object"));
+    spec.pipeline_json = b["pipeline"].dump();
+  } else if (b.contains("training_run")) {
+    if (!b["training_run"].is_string() || training_ == nullptr) {
+      return resp.SetError(InvalidArgumentError("\"training_run\" must be a training run id"));
+    }
+    auto p = training_->PipelineOf(std::string(req.sandbox), b["training_run"].get<std::string>());
+    if (!p.ok()) return resp.SetError(p.status());
+    spec.pipeline_json = *p;
+  }
+  if (!spec.pipeline_json.empty()) {
+    if (b.contains("traffic")) {
+      auto t = ParseTraffic(b["traffic"]);
+      if (!t.ok()) return resp.SetError(t.status());
+      spec.traffic = std::move(*t);
+    }
+    auto svc = registry_->Deploy(std::string(req.sandbox), std::string(req.param(0)), spec, *req.body);
+    if (!svc.ok()) return resp.SetError(svc.status());
+    std::string out;
+    JsonWriter w(&out);
+    w.BeginObject();
+    w.Key("name");
+    w.String((*svc)->name);
+    w.Key("revision");
+    w.Int((*svc)->revisions.back()->number);
+    w.Key("status");
+    w.String("ready");
+    w.Key("endpoint");
+    w.String("/v1/services/" + (*svc)->name + "/predict");
+    w.Key("traffic");
+    w.Raw((*svc)->TrafficJson());
+    w.EndObject();
+    return resp.SetJson(201, std::move(out));
+  }
+  if (!b["model"].is_object()) {
     return resp.SetError(InvalidArgumentError("body needs \"model\": {\"name\": ..., \"version\": ...}"));
   }
-  serving::DeploySpec spec;
   const json& m = b["model"];
   for (const auto& [key, value] : m.items()) {
     if (key != "name" && key != "version") {

@@ -6,6 +6,7 @@
 #include "nlohmann/json.hpp"
 #include "server/api_server.h"
 #include "server/api_state.h"
+#include "serving/training_runs.h"
 
 namespace rtml::server {
 
@@ -96,6 +97,30 @@ void ApiServer::HandleDeleteComputed(Request& req, Response& resp, ThreadState&)
 void ApiServer::HandleGetProfile(Request& req, Response& resp, ThreadState&) {
   const std::string identity = PercentDecode(req.param(0)) + ":" + PercentDecode(req.param(1));
   Reply(resp, data_->ProfileJson(std::string(req.sandbox), identity), [] { return 200; });
+}
+
+// ------------------------------------------------------------- training ---
+
+void ApiServer::HandleStartTraining(Request& req, Response& resp, ThreadState&) {
+  Reply(resp, training_->Start(std::string(req.sandbox), *req.body), [] { return 202; });
+}
+
+void ApiServer::HandleListTraining(Request& req, Response& resp, ThreadState&) {
+  Reply(resp, training_->List(std::string(req.sandbox)), [] { return 200; });
+}
+
+void ApiServer::HandleGetTraining(Request& req, Response& resp, ThreadState&) {
+  Reply(resp, training_->Get(std::string(req.sandbox), std::string(req.param(0))), [] { return 200; });
+}
+
+void ApiServer::HandleCancelTraining(Request& req, Response& resp, ThreadState&) {
+  Status s = training_->Cancel(std::string(req.sandbox), std::string(req.param(0)));
+  if (!s.ok()) return resp.SetError(s);
+  Reply(resp, training_->Get(std::string(req.sandbox), std::string(req.param(0))), [] { return 200; });
+}
+
+void ApiServer::HandleTrainingValidation(Request& req, Response& resp, ThreadState&) {
+  Reply(resp, training_->ValidationOf(std::string(req.sandbox), std::string(req.param(0))), [] { return 200; });
 }
 
 }  // namespace rtml::server

@@ -13,8 +13,9 @@ namespace rtml::server {
 
 using http::verb;
 
-ApiServer::ApiServer(ApiOptions options, serving::ServiceRegistry* registry, KeyStore* keys, data::DataStore* data)
-    : options_(std::move(options)), registry_(registry), keys_(keys), data_(data) {
+ApiServer::ApiServer(ApiOptions options, serving::ServiceRegistry* registry, KeyStore* keys, data::DataStore* data,
+                     serving::TrainingRuns* training)
+    : options_(std::move(options)), registry_(registry), keys_(keys), data_(data), training_(training) {
   if (options_.rate_per_key > 0 && options_.rate_burst <= 0) options_.rate_burst = std::max(1.0, options_.rate_per_key);
   for (int i = -1; i < options_.threads; ++i) {
     auto ts = std::make_unique<ThreadState>();
@@ -64,6 +65,13 @@ ApiServer::ApiServer(ApiOptions options, serving::ServiceRegistry* registry, Key
     add(verb::get, "/v1/computed-attributes", Permission::kRead, &ApiServer::HandleListComputed, true);
     add(verb::delete_, "/v1/computed-attributes/{name}", Permission::kIngest, &ApiServer::HandleDeleteComputed, true);
   }
+  if (training_ != nullptr) {
+    add(verb::post, "/v1/training-runs", Permission::kAuthor, &ApiServer::HandleStartTraining, true);
+    add(verb::get, "/v1/training-runs", Permission::kRead, &ApiServer::HandleListTraining);
+    add(verb::post, "/v1/training-runs/{id}:cancel", Permission::kAuthor, &ApiServer::HandleCancelTraining, true);
+    add(verb::get, "/v1/training-runs/{id}", Permission::kRead, &ApiServer::HandleGetTraining);
+    add(verb::get, "/v1/training-runs/{id}/validation", Permission::kRead, &ApiServer::HandleTrainingValidation, true);
+  }
   add(verb::post, "/v1/keys", Permission::kAdmin, &ApiServer::HandleCreateKey, true);
   add(verb::get, "/v1/keys", Permission::kAdmin, &ApiServer::HandleListKeys, true);
   add(verb::delete_, "/v1/keys/{id}", Permission::kAdmin, &ApiServer::HandleDeleteKey, true);
@@ -83,12 +91,20 @@ const serving::RegistrySnapshot& ApiServer::Snapshot(ThreadState& ts) {
     // Drop run contexts of models the new snapshot no longer references,
     // before the old snapshot (and possibly the model) is released.
     std::unordered_set<const engine::Model*> live;
+    std::unordered_set<const pipeline::Pipeline*> live_pipelines;
     for (const auto& [sb, services] : snap->sandboxes)
       for (const auto& [name, svc] : services)
-        for (const auto& rev : svc->revisions) live.insert(rev->model.get());
+        for (const auto& rev : svc->revisions) {
+          live.insert(rev->model.get());
+          live_pipelines.insert(rev->pipeline.get());
+        }
     for (auto it = ts.contexts.begin(); it != ts.contexts.end();) {
       if (live.count(it->first)) ++it;
       else it = ts.contexts.erase(it);
+    }
+    for (auto it = ts.row_contexts.begin(); it != ts.row_contexts.end();) {
+      if (live_pipelines.count(it->first)) ++it;
+      else it = ts.row_contexts.erase(it);
     }
     ts.snapshot = std::move(snap);
     ts.snapshot_version = v;

@@ -24,6 +24,9 @@
 namespace rtml::data {
 class DataStore;
 }
+namespace rtml::serving {
+class TrainingRuns;
+}
 
 namespace rtml::server {
 
@@ -38,8 +41,9 @@ struct ApiOptions {
 
 class ApiServer final : public HttpHandler {
  public:
-  // `data` may be null (no data endpoints).
-  ApiServer(ApiOptions options, serving::ServiceRegistry* registry, KeyStore* keys, data::DataStore* data = nullptr);
+  // `data` and `training` may be null (no data / training endpoints).
+  ApiServer(ApiOptions options, serving::ServiceRegistry* registry, KeyStore* keys, data::DataStore* data = nullptr,
+            serving::TrainingRuns* training = nullptr);
   ~ApiServer() override;
 
   bool IsBlocking(const Request& req) const override;
@@ -98,6 +102,15 @@ class ApiServer final : public HttpHandler {
   void HandleListComputed(Request&, Response&, ThreadState&);
   void HandleDeleteComputed(Request&, Response&, ThreadState&);
   void HandleGetProfile(Request&, Response&, ThreadState&);
+  // Training
+  void HandleStartTraining(Request&, Response&, ThreadState&);
+  void HandleListTraining(Request&, Response&, ThreadState&);
+  void HandleGetTraining(Request&, Response&, ThreadState&);
+  void HandleCancelTraining(Request&, Response&, ThreadState&);
+  void HandleTrainingValidation(Request&, Response&, ThreadState&);
+  // Pipeline services (api_inference.cc)
+  void PredictPipeline(Request&, Response&, ThreadState&, const serving::Service&, const serving::Revision&);
+  void KServeInferPipeline(Request&, Response&, ThreadState&, const serving::Service&, const serving::Revision&);
   // Keys
   void HandleCreateKey(Request&, Response&, ThreadState&);
   void HandleListKeys(Request&, Response&, ThreadState&);
@@ -115,6 +128,7 @@ class ApiServer final : public HttpHandler {
   serving::ServiceRegistry* registry_;
   KeyStore* keys_;
   data::DataStore* data_;
+  serving::TrainingRuns* training_;
   const HttpServer* http_ = nullptr;
   Router<RouteSpec> router_;
   std::vector<std::unique_ptr<ThreadState>> states_;  // [0] offload pool, [1 + i] event loop i

@@ -5,7 +5,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "data/profiles.h"
 #include "engine/model.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/profile_store_source.h"
 #include "server/api_server.h"
 #include "serving/kserve_codec.h"
 #include "serving/row_codec.h"
@@ -26,6 +29,15 @@ struct ApiServer::ThreadState {
   serving::RowParser row_parser;  // row-form predict
   serving::RowRequest rows;
   uint64_t round_robin = 0;
+  // Pipeline services: one row context per pipeline; one profile source per
+  // sandbox (kept with the store it reads).
+  std::unordered_map<const pipeline::Pipeline*, std::unique_ptr<pipeline::Pipeline::RowContext>> row_contexts;
+  struct ProfileSourceEntry {
+    std::shared_ptr<const data::ProfileStore> store;
+    std::unique_ptr<pipeline::ProfileStoreSource> source;
+  };
+  std::unordered_map<std::string, ProfileSourceEntry> profile_sources;
+  std::vector<engine::Tensor> pipeline_outputs;
 };
 
 }  // namespace rtml::server

@@ -1,10 +1,12 @@
 #include "serving/service_registry.h"
 
 #include <algorithm>
+#include <functional>
 
 #include "common/crypto.h"
 #include "common/json_writer.h"
 #include "nlohmann/json.hpp"
+#include "pipeline/pipeline.h"
 #include "serving/kserve_codec.h"
 
 namespace rtml::serving {
@@ -152,6 +154,38 @@ StatusOr<std::shared_ptr<const engine::Model>> ServiceRegistry::CompileLocked(co
   return model;
 }
 
+namespace {
+// Resolves onnx nodes while the registry's lock is held.
+class LockedResolver final : public pipeline::ModelResolver {
+ public:
+  using Lookup = std::function<StatusOr<std::shared_ptr<const engine::Model>>(std::string_view, int64_t)>;
+  explicit LockedResolver(Lookup lookup) : lookup_(std::move(lookup)) {}
+  StatusOr<std::shared_ptr<const engine::Model>> Resolve(std::string_view name, int64_t version) const override {
+    return lookup_(name, version);
+  }
+
+ private:
+  Lookup lookup_;
+};
+}  // namespace
+
+StatusOr<std::shared_ptr<const pipeline::Pipeline>> ServiceRegistry::CompilePipelineLocked(const std::string& sandbox,
+                                                                                           const std::string& json) {
+  LockedResolver resolver([&](std::string_view name, int64_t version) -> StatusOr<std::shared_ptr<const engine::Model>> {
+    ASSIGN_OR_RETURN(ModelVersionRecord rec, GetModelVersion(sandbox, name, version));
+    if (version > 0 && rec.version != version) {
+      return NotFoundError("model '" + std::string(name) + "' version " + std::to_string(version) + " not found");
+    }
+    return CompileLocked(rec);
+  });
+  ASSIGN_OR_RETURN(auto p, pipeline::Pipeline::Compile(json, resolver));
+  if (!p->runnable()) {
+    return InvalidArgumentError("the pipeline has fitted nodes without parameters; fit it in a training run first "
+                                "(or give the parameters, e.g. fillna {\"value\": 0})");
+  }
+  return p;
+}
+
 StatusOr<std::shared_ptr<const engine::Model>> ServiceRegistry::CompiledModel(const ModelVersionRecord& record) {
   std::lock_guard<std::mutex> lock(mu_);
   return CompileLocked(record);
@@ -181,13 +215,30 @@ Status ServiceRegistry::LoadFromCatalog() {
       rev->number = r.revision;
       rev->created = r.created;
       rev->spec = r.spec;
+      std::string pipeline_json;
       try {
         const auto spec = nlohmann::json::parse(r.spec);
-        rev->model_name = spec.at("model").at("name").get<std::string>();
-        rev->model_version = spec.at("model").at("version").get<int64_t>();
+        if (spec.contains("pipeline")) {
+          pipeline_json = spec["pipeline"].dump();
+        } else {
+          rev->model_name = spec.at("model").at("name").get<std::string>();
+          rev->model_version = spec.at("model").at("version").get<int64_t>();
+        }
       } catch (const std::exception& e) {
         return InternalError("revision " + std::to_string(r.revision) + " of service " + rec.name +
                              " has an unreadable spec: " + e.what());
+      }
+      if (!pipeline_json.empty()) {
+        auto p = CompilePipelineLocked(rec.sandbox, pipeline_json);
+        if (!p.ok()) {
+          return p.status().WithPrefix("service " + rec.name + " revision " + std::to_string(r.revision));
+        }
+        rev->pipeline = *p;
+        for (const auto& ref : rev->pipeline->model_refs()) rev->model_refs.emplace_back(ref.name, ref.version);
+        rev->stats = std::make_shared<RevisionStats>(options_.stat_shards);
+        svc->revisions.push_back(std::move(rev));
+        last_revision_[{rec.sandbox, rec.name}] = std::max(last_revision_[{rec.sandbox, rec.name}], r.revision);
+        continue;
       }
       auto mv = by_version.find({rec.sandbox, rev->model_name, rev->model_version});
       if (mv == by_version.end()) {
@@ -195,6 +246,7 @@ Status ServiceRegistry::LoadFromCatalog() {
                              rev->model_name + " version " + std::to_string(rev->model_version) + ", which is missing");
       }
       rev->model_sha256 = mv->second.sha256;
+      rev->model_refs.emplace_back(rev->model_name, rev->model_version);
       ASSIGN_OR_RETURN(rev->model, CompileLocked(mv->second));
       rev->stats = std::make_shared<RevisionStats>(options_.stat_shards);
       svc->revisions.push_back(std::move(rev));
@@ -214,7 +266,8 @@ Status ServiceRegistry::LoadFromCatalog() {
       svc->traffic = {{svc->revisions.back()->number, 100}};
       BuildRoutes(svc.get());
     }
-    for (const auto& r : svc->revisions) Warm(*r->model);
+    for (const auto& r : svc->revisions)
+      if (r->model) Warm(*r->model);
     snap->sandboxes[rec.sandbox][rec.name] = std::move(svc);
   }
   snap->version = version_.load() + 1;
@@ -276,7 +329,9 @@ Status ServiceRegistry::DeleteModelVersion(const std::string& sandbox, const std
   std::lock_guard<std::mutex> lock(mu_);
   for (const Service* svc : current_->List(sandbox)) {
     for (const auto& rev : svc->revisions) {
-      if (rev->model_name == name && rev->model_version == version) {
+      const bool uses = std::any_of(rev->model_refs.begin(), rev->model_refs.end(),
+                                    [&](const auto& ref) { return ref.first == name && ref.second == version; });
+      if (uses) {
         return ConflictError("model '" + name + "' version " + std::to_string(version) + " is used by service '" +
                              svc->name + "' revision " + std::to_string(rev->number) +
                              "; delete or redeploy the service first");
@@ -356,13 +411,24 @@ StatusOr<std::shared_ptr<const Service>> ServiceRegistry::Deploy(const std::stri
                                                                   const std::string& spec_json) {
   RETURN_IF_ERROR(ValidateName("sandbox", sandbox));
   RETURN_IF_ERROR(ValidateName("service", name));
-  RETURN_IF_ERROR(ValidateName("model", spec.model_name));
-  ASSIGN_OR_RETURN(ModelVersionRecord mv, GetModelVersion(sandbox, spec.model_name, spec.model_version.value_or(0)));
+  const bool is_pipeline = !spec.pipeline_json.empty();
+  ModelVersionRecord mv;
+  if (!is_pipeline) {
+    RETURN_IF_ERROR(ValidateName("model", spec.model_name));
+    ASSIGN_OR_RETURN(mv, GetModelVersion(sandbox, spec.model_name, spec.model_version.value_or(0)));
+  }
 
   std::lock_guard<std::mutex> lock(mu_);
-  ASSIGN_OR_RETURN(auto model, CompileLocked(mv));
-  Warm(*model);
-
+  std::shared_ptr<const engine::Model> model;
+  std::shared_ptr<const pipeline::Pipeline> compiled_pipeline;
+  if (is_pipeline) {
+    auto p = CompilePipelineLocked(sandbox, spec.pipeline_json);
+    if (!p.ok()) return p.status().WithPrefix("pipeline");
+    compiled_pipeline = *p;
+  } else {
+    ASSIGN_OR_RETURN(model, CompileLocked(mv));
+    Warm(*model);
+  }
   const Service* old = current_->Find(sandbox, name);
   auto svc = old ? std::make_shared<Service>(*old) : std::make_shared<Service>();
   const std::string now = NowRfc3339();
@@ -378,11 +444,17 @@ StatusOr<std::shared_ptr<const Service>> ServiceRegistry::Deploy(const std::stri
   auto rev = std::make_shared<Revision>();
   rev->number = last_revision_[{sandbox, name}] + 1;
   rev->created = now;
+  rev->stats = std::make_shared<RevisionStats>(options_.stat_shards);
+  if (is_pipeline) {
+    rev->pipeline = compiled_pipeline;
+    for (const auto& ref : compiled_pipeline->model_refs()) rev->model_refs.emplace_back(ref.name, ref.version);
+    rev->spec = "{\"pipeline\":" + compiled_pipeline->json() + "}";
+  } else {
   rev->model_name = mv.name;
   rev->model_version = mv.version;
   rev->model_sha256 = mv.sha256;
   rev->model = model;
-  rev->stats = std::make_shared<RevisionStats>(options_.stat_shards);
+  rev->model_refs.emplace_back(mv.name, mv.version);
   // The stored spec pins the resolved model version.
   {
     std::string s;
@@ -397,6 +469,7 @@ StatusOr<std::shared_ptr<const Service>> ServiceRegistry::Deploy(const std::stri
     w.EndObject();
     w.EndObject();
     rev->spec = s;
+  }
   }
   (void)spec_json;
   svc->revisions.push_back(rev);

@@ -26,6 +26,10 @@
 #include "engine/model.h"
 #include "serving/catalog.h"
 
+namespace rtml::pipeline {
+class Pipeline;
+}
+
 namespace rtml::serving {
 
 // Request counters of one revision, sharded per thread.
@@ -53,14 +57,21 @@ struct ServiceStats {
   LatencyHistogram total;
 };
 
+// One immutable deployment of a service: a model, or a pipeline (which
+// references models through its onnx nodes).
 struct Revision {
   int64_t number = 0;
   std::string created;
   std::string spec;  // JSON as stored in the catalog
+  // Model revisions: the model. Pipeline revisions: null.
   std::string model_name;
   int64_t model_version = 0;
   std::string model_sha256;
   std::shared_ptr<const engine::Model> model;
+  // Pipeline revisions: the compiled pipeline.
+  std::shared_ptr<const pipeline::Pipeline> pipeline;
+  // Every model version the revision uses.
+  std::vector<std::pair<std::string, int64_t>> model_refs;
   std::shared_ptr<RevisionStats> stats;
 };
 
@@ -111,6 +122,8 @@ struct UploadResult {
 };
 
 struct DeploySpec {
+  // A pipeline (JSON) or a model reference.
+  std::string pipeline_json;
   std::string model_name;
   std::optional<int64_t> model_version;  // latest when unset
   // Traffic after the deploy; empty means 100% to the new revision. An entry
@@ -159,6 +172,9 @@ class ServiceRegistry {
   // removed when null). Requires mu_.
   void PublishLocked(const std::string& sandbox, const std::string& name, std::shared_ptr<const Service> service);
   StatusOr<std::shared_ptr<const engine::Model>> CompileLocked(const ModelVersionRecord& record);
+  // Compiles a pipeline whose onnx nodes resolve to the sandbox's models. Requires mu_.
+  StatusOr<std::shared_ptr<const pipeline::Pipeline>> CompilePipelineLocked(const std::string& sandbox,
+                                                                           const std::string& json);
   void PruneLocked(Service* service, std::vector<int64_t>* pruned);
 
   Catalog* catalog_;
