@@ -64,4 +64,23 @@ struct IngestOptions {
 // 1 on errors.
 int IngestCommand(const IngestOptions& options);
 
+struct TrainOptions {
+  std::string model;
+  std::string dataset;
+  std::string sql;
+  std::string label;
+  std::string pipeline_file;
+  std::vector<std::string> features;
+  std::string algorithm = "gbdt";
+  std::vector<std::string> params;  // name=value
+  double validation_fraction = 0.2;
+  uint64_t seed = 1;
+  std::string deploy;  // service to deploy the run to when it succeeds
+  std::string server = "127.0.0.1:8080";
+  std::string sandbox = "prod";
+  std::string key;
+  std::string data_dir = "./rtml-data";
+};
+int TrainCommand(const TrainOptions& options);
+
 }  // namespace rtml::cli

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/http_client.h"
 #include "data/query.h"
 #include "nlohmann/json.hpp"
 #include "simdjson.h"
@@ -47,45 +48,6 @@ struct Totals {
   int64_t rejected = 0;
 };
 
-class Client {
- public:
-  Client(std::string host, std::string port) : host_(std::move(host)), port_(std::move(port)), stream_(ioc_) {}
-
-  Status Connect() {
-    beast::error_code ec;
-    tcp::resolver resolver(ioc_);
-    auto results = resolver.resolve(host_, port_, ec);
-    if (ec) return UnavailableError("cannot resolve " + host_ + ": " + ec.message());
-    stream_.connect(results, ec);
-    if (ec) return UnavailableError("cannot connect to " + host_ + ":" + port_ + ": " + ec.message());
-    return OkStatus();
-  }
-
-  StatusOr<std::pair<int, std::string>> Post(const std::string& target, const std::string& key, const std::string& sandbox,
-                                             std::string body) {
-    http::request<http::string_body> req{http::verb::post, target, 11};
-    req.set(http::field::host, host_);
-    req.set(http::field::content_type, "application/x-ndjson");
-    req.set(http::field::authorization, "Bearer " + key);
-    req.set("x-sandbox-name", sandbox);
-    req.body() = std::move(body);
-    req.prepare_payload();
-    beast::error_code ec;
-    http::write(stream_, req, ec);
-    if (ec) return UnavailableError("sending to the server failed: " + ec.message());
-    beast::flat_buffer buffer;
-    http::response<http::string_body> res;
-    http::read(stream_, buffer, res, ec);
-    if (ec) return UnavailableError("reading the server's answer failed: " + ec.message());
-    return std::make_pair(static_cast<int>(res.result_int()), std::move(res.body()));
-  }
-
- private:
-  std::string host_, port_;
-  asio::io_context ioc_;
-  beast::tcp_stream stream_;
-};
-
 void Progress(size_t done, size_t total, const Totals& t, double seconds, bool final) {
   if (!isatty(2) && !final) return;
   const double frac = total ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
@@ -101,14 +63,7 @@ void Progress(size_t done, size_t total, const Totals& t, double seconds, bool f
 }  // namespace
 
 int IngestCommand(const IngestOptions& o) {
-  std::string key = o.key;
-  if (key.empty()) {
-    if (const char* env = std::getenv("RTML_API_KEY")) key = env;
-  }
-  if (key.empty()) {
-    std::ifstream kf(std::filesystem::path(o.data_dir) / "admin.key");
-    std::getline(kf, key);
-  }
+  const std::string key = FindApiKey(o.key, o.data_dir);
   if (key.empty()) {
     std::fprintf(stderr, "rtml: no API key: pass --key, set RTML_API_KEY, or point --data-dir at the server's data\n");
     return 1;
@@ -120,14 +75,8 @@ int IngestCommand(const IngestOptions& o) {
   }
   std::error_code fec;
   const size_t total = static_cast<size_t>(std::filesystem::file_size(o.file, fec));
-  const auto colon = o.server.rfind(':');
-  std::string host = o.server, port = "8080";
-  if (colon != std::string::npos) {
-    host = o.server.substr(0, colon);
-    port = o.server.substr(colon + 1);
-  }
-  if (host.rfind("http://", 0) == 0) host = host.substr(7);
-  Client client(host, port);
+  const auto [host, port] = SplitServer(o.server);
+  HttpClient client(host, port);
   if (Status s = client.Connect(); !s.ok()) {
     std::fprintf(stderr, "rtml: %s\n", s.message().c_str());
     return 1;
@@ -140,7 +89,7 @@ int IngestCommand(const IngestOptions& o) {
   int printed_errors = 0;
 
   auto send = [&](std::string& batch, int64_t count) -> bool {
-    auto r = client.Post(target, key, o.sandbox, std::move(batch));
+    auto r = client.Request(http::verb::post, target, key, o.sandbox, std::move(batch), "application/x-ndjson");
     batch.clear();
     if (!r.ok()) {
       std::fprintf(stderr, "\nrtml: %s\n", r.status().message().c_str());

@@ -71,7 +71,28 @@ int main(int argc, char** argv) {
   ingest->add_option("--data-dir", ingest_opts.data_dir, "where to find admin.key");
   ingest->add_option("--batch", ingest_opts.batch, "records per request")->check(CLI::Range(1, 1000000));
 
+  rtml::cli::TrainOptions train_opts;
+  auto* train = app.add_subcommand("train", "Train a model on a running server's data (XGBoost), with progress");
+  train->add_option("--model", train_opts.model, "name of the model to create")->required();
+  auto* train_source = train->add_option_group("source");
+  train_source->add_option("--dataset", train_opts.dataset, "dataset to train on");
+  train_source->add_option("--sql", train_opts.sql, "SELECT producing the training table");
+  train_source->require_option(1);
+  train->add_option("--label", train_opts.label, "column to predict")->required();
+  train->add_option("--pipeline", train_opts.pipeline_file, "pipeline JSON file (features)");
+  train->add_option("--features", train_opts.features, "numeric feature columns (instead of a pipeline)")->delimiter(',');
+  train->add_option("--algorithm", train_opts.algorithm, "gbdt or logistic");
+  train->add_option("--param", train_opts.params, "XGBoost parameter name=value (repeatable)");
+  train->add_option("--validation-fraction", train_opts.validation_fraction, "share of rows held out");
+  train->add_option("--seed", train_opts.seed, "split and training seed");
+  train->add_option("--deploy", train_opts.deploy, "deploy the result as this service");
+  train->add_option("--server", train_opts.server, "HOST:PORT of the server");
+  train->add_option("--sandbox", train_opts.sandbox, "sandbox");
+  train->add_option("--key", train_opts.key, "API key (else RTML_API_KEY, else <data-dir>/admin.key)");
+  train->add_option("--data-dir", train_opts.data_dir, "where to find admin.key");
+
   CLI11_PARSE(app, argc, argv);
+  if (train->parsed()) return rtml::cli::TrainCommand(train_opts);
   if (query->parsed()) return rtml::cli::QueryCommand(query_opts);
   if (ingest->parsed()) return rtml::cli::IngestCommand(ingest_opts);
 

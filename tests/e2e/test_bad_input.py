@@ -353,7 +353,7 @@ class BadInput(unittest.TestCase):
     def test_unknown_fields_in_management_bodies(self):
         s = self.server
         self.assertError(s.request("PUT", "/v1/services/lr", {"model": {"name": "lr"}, "foo": 1}), 400,
-                         "INVALID_ARGUMENT", r"unknown field 'foo' \(expected: model, pipeline, traffic, description\)")
+                         "INVALID_ARGUMENT", r"unknown field 'foo' \(expected: model, pipeline, training_run, traffic, description\)")
         self.assertError(s.request("PUT", "/v1/services/lr", {"model": {"name": "lr", "bar": 2}}), 400,
                          "INVALID_ARGUMENT", "unknown field 'model.bar'")
         self.assertError(s.request("POST", "/v1/keys", {"role": "read", "sandboxes": ["prod"], "zz": 1}), 400,
