@@ -17,6 +17,23 @@ namespace rtml::cli {
 namespace http = boost::beast::http;
 using nlohmann::json;
 
+namespace {
+
+// The server's error message ("<message> (HTTP 400 INVALID_ARGUMENT)"), or
+// the raw body when it is not an rtml error object.
+std::string ErrorText(int status, const std::string& body) {
+  try {
+    const json j = json::parse(body);
+    if (j.is_object() && j.contains("error") && j["error"].is_string()) {
+      return j["error"].get<std::string>() + " (HTTP " + std::to_string(status) + " " + j.value("code", "") + ")";
+    }
+  } catch (const std::exception&) {
+  }
+  return "the server answered " + std::to_string(status) + ": " + body;
+}
+
+}  // namespace
+
 int TrainCommand(const TrainOptions& o) {
   const std::string key = FindApiKey(o.key, o.data_dir);
   if (key.empty()) {
@@ -66,12 +83,14 @@ int TrainCommand(const TrainOptions& o) {
     return 1;
   }
   if (started->first != 202) {
-    std::fprintf(stderr, "rtml: the server answered %d: %s\n", started->first, started->second.c_str());
+    std::fprintf(stderr, "rtml: %s\n", ErrorText(started->first, started->second).c_str());
     return 1;
   }
   const std::string id = json::parse(started->second).value("id", "");
   const bool tty = isatty(2);
   json run;
+  std::string last_status;
+  int last_step = -1;  // tenths of progress already reported (not a terminal)
   for (;;) {
     auto r = client.Request(http::verb::get, "/v1/training-runs/" + id, key, o.sandbox, "");
     if (!r.ok() || r->first != 200) {
@@ -86,6 +105,11 @@ int TrainCommand(const TrainOptions& o) {
       std::fprintf(stderr, "\r%s [%.*s%*s] %5.1f%% %-10s", id.c_str(), fill, "##############################", 30 - fill,
                    "", p * 100, status.c_str());
       std::fflush(stderr);
+    } else if (status != last_status || static_cast<int>(p * 10) > last_step) {
+      // Not a terminal (a log, CI): one line per status change and per 10%.
+      std::fprintf(stderr, "%s %5.1f%% %s\n", id.c_str(), p * 100, status.c_str());
+      last_status = status;
+      last_step = static_cast<int>(p * 10);
     }
     if (status != "queued" && status != "running") break;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -93,11 +117,16 @@ int TrainCommand(const TrainOptions& o) {
   if (tty) std::fprintf(stderr, "\n");
   run.erase("pipeline");
   std::printf("%s\n", run.dump(2).c_str());
-  if (run.value("status", "") != "succeeded") return 1;
+  if (run.value("status", "") != "succeeded") {
+    std::fprintf(stderr, "rtml: training run %s %s: %s\n", id.c_str(), run.value("status", "").c_str(),
+                 run.value("error", "no error recorded").c_str());
+    return 1;
+  }
   if (!o.deploy.empty()) {
     auto d = client.Request(http::verb::put, "/v1/services/" + o.deploy, key, o.sandbox, json{{"training_run", id}}.dump());
     if (!d.ok() || d->first != 201) {
-      std::fprintf(stderr, "rtml: deploying failed: %s\n", d.ok() ? d->second.c_str() : d.status().message().c_str());
+      std::fprintf(stderr, "rtml: deploying failed: %s\n",
+                   d.ok() ? ErrorText(d->first, d->second).c_str() : d.status().message().c_str());
       return 1;
     }
     std::printf("%s\n", d->second.c_str());

@@ -246,7 +246,7 @@ StatusOr<std::string> TrainingRuns::Start(const std::string& sandbox, std::strin
     if (!b["algorithm"].is_string()) return Fail("\"algorithm\" must be \"gbdt\" or \"logistic\"");
     run->algorithm = b["algorithm"].get<std::string>();
   }
-  RETURN_IF_ERROR(training::ParseAlgorithm(run->algorithm).status());
+  ASSIGN_OR_RETURN(const training::Algorithm algorithm, training::ParseAlgorithm(run->algorithm));
   if (b.contains("params")) {
     if (!b["params"].is_object()) return Fail("\"params\" must be an object of XGBoost parameters");
     for (const auto& [k, v] : b["params"].items()) {
@@ -255,6 +255,7 @@ StatusOr<std::string> TrainingRuns::Start(const std::string& sandbox, std::strin
       else return Fail("params." + k + " must be a number or a string");
     }
   }
+  RETURN_IF_ERROR(training::CheckParams(algorithm, run->params));
   if (b.contains("validation")) {
     const json& v = b["validation"];
     if (!v.is_object()) return Fail("\"validation\" must be {\"fraction\": 0.2, \"seed\": 1}");
@@ -281,6 +282,14 @@ StatusOr<std::string> TrainingRuns::Start(const std::string& sandbox, std::strin
     opts.defer_models = true;
     auto p = pipeline::Pipeline::Compile(*run->pipeline, resolver, opts);
     if (!p.ok()) return p.status().WithPrefix("pipeline");
+    // Models other than the one being trained must exist now, not only when
+    // the finished run compiles its deployable pipeline.
+    bool refers_to_trained_model = false;
+    for (const auto& ref : (*p)->model_refs()) refers_to_trained_model |= ref.name == run->model_name;
+    if (!refers_to_trained_model) {
+      auto resolved = pipeline::Pipeline::Compile(*run->pipeline, resolver);
+      if (!resolved.ok()) return resolved.status().WithPrefix("pipeline");
+    }
   }
   if (b.contains("features")) {
     if (!b["features"].is_array()) return Fail("\"features\" must be an array of column names");

@@ -394,6 +394,13 @@ StatusOr<Algorithm> ParseAlgorithm(std::string_view name) {
   return InvalidArgumentError("unknown algorithm '" + std::string(name) + "'; allowed: gbdt, logistic");
 }
 
+Status CheckParams(Algorithm algorithm, const std::map<std::string, std::string>& params) {
+  TrainOptions options;
+  options.algorithm = algorithm;
+  options.params = params;
+  return ValidateParams(options).status();
+}
+
 StatusOr<Task> InferTask(std::span<const double> y) {
   int64_t ones = 0;
   bool binary = true;

@@ -32,6 +32,9 @@ std::string_view AlgorithmName(Algorithm a);  // "gbdt", "logistic"
 std::string_view TaskName(Task t);            // "binary", "regression"
 // "gbdt" or "logistic"; InvalidArgument naming the allowed values otherwise.
 StatusOr<Algorithm> ParseAlgorithm(std::string_view name);
+// The checks Train applies to TrainOptions::params (names, ranges, which
+// algorithm they apply to), for rejecting a request before it is queued.
+Status CheckParams(Algorithm algorithm, const std::map<std::string, std::string>& params);
 
 struct TrainOptions {
   Algorithm algorithm = Algorithm::kGbdt;
