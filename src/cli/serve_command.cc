@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -13,12 +14,14 @@
 
 #include "cli/commands.h"
 #include "data/data_store.h"
+#include "decision/delivery.h"
 #include "server/api_server.h"
 #include "server/auth.h"
 #include "server/http_server.h"
 #include "server/server_config.h"
 #include "serving/catalog.h"
 #include "serving/service_registry.h"
+#include "serving/service_scorer.h"
 #include "serving/training_runs.h"
 
 namespace rtml::cli {
@@ -121,8 +124,13 @@ int ServeCommand(const ServeOptions& o) {
   }
   if (!generated.empty()) Log("generated an admin key; it is in " + generated + " (mode 0600)");
 
+  // Goal events reach delivery once it exists (it needs the data store).
+  std::atomic<decision::Delivery*> delivery_hook{nullptr};
   data::DataOptions data_opts;
   data_opts.data_dir = config.data_dir;
+  data_opts.on_event = [&delivery_hook](const data::CommittedEvent& ev) {
+    if (decision::Delivery* d = delivery_hook.load(std::memory_order_acquire)) d->OnEvent(ev);
+  };
   data_opts.query_row_limit = config.query_row_limit;
   data_opts.query_time_limit_ms = config.query_timeout_ms;
   auto data_store = data::DataStore::Open(data_opts);
@@ -139,7 +147,15 @@ int ServeCommand(const ServeOptions& o) {
   api_opts.rate_burst = config.rate_burst;
   api_opts.version = std::string(kVersion);
   serving::TrainingRuns training(catalog->get(), &registry, data_store->get());
-  server::ApiServer api(api_opts, &registry, &keys, data_store->get(), &training);
+  serving::ServiceScorer scorer(&registry, data_store->get());
+  decision::DeliveryOptions delivery_opts;
+  delivery_opts.data_dir = config.data_dir;
+  auto delivery = decision::Delivery::Open(delivery_opts, data_store->get(), &scorer);
+  if (!delivery.ok()) {
+    std::fprintf(stderr, "rtml: %s\n", delivery.status().message().c_str());
+    return 1;
+  }
+  server::ApiServer api(api_opts, &registry, &keys, data_store->get(), &training, delivery->get());
 
   server::HttpServerOptions http_opts;
   http_opts.host = address->first;
@@ -176,6 +192,13 @@ int ServeCommand(const ServeOptions& o) {
     (*http)->Wait();
     return 1;
   }
+  if (Status s = (*delivery)->Load(); !s.ok()) {
+    Log("cannot load the delivery log: " + s.message());
+    (*http)->Stop(std::chrono::milliseconds(0));
+    (*http)->Wait();
+    return 1;
+  }
+  delivery_hook.store(delivery->get(), std::memory_order_release);
   if (!config.demo_dir.empty()) {
     auto models = registry.ListModels("prod");
     if (models.ok() && models->empty()) DeployDemo(config.demo_dir, registry);

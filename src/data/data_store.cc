@@ -768,6 +768,10 @@ void DataStore::CommitGroup(std::vector<std::unique_ptr<Batch>>& group) {
           ++b->result.duplicates;
           continue;
         }
+        if (options_.on_event && b->schema_class == SchemaClass::kExperienceEvent && !r.event_type.empty() &&
+            !r.identities.empty()) {
+          options_.on_event(CommittedEvent{sb->name, b->dataset, r.event_type, r.identities, r.ts});
+        }
         if (!profiles || b->schema_class == SchemaClass::kAdhoc) continue;
         // Events of a dataset no computed attribute reads only link
         // identities: no need to parse them again.

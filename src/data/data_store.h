@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -34,8 +35,22 @@ namespace rtml::data {
 class Schema;
 class ProfileStore;
 
+// An experience event just committed (first time stored), as seen by
+// DataOptions::on_event. Views are valid only during the call.
+struct CommittedEvent {
+  std::string_view sandbox;
+  std::string_view dataset;
+  std::string_view event_type;
+  std::span<const std::string> identities;  // "NS:ID" from identityMap
+  int64_t timestamp_ms;
+};
+
 struct DataOptions {
   std::string data_dir;
+  // Called on the writer thread after each commit, once per newly stored
+  // experience event that has an eventType and an identity (duplicates are
+  // not repeated). Must be quick; it runs before the batch is acknowledged.
+  std::function<void(const CommittedEvent&)> on_event;
   int64_t query_row_limit = 10'000;
   int64_t query_time_limit_ms = 5'000;
   size_t max_group_records = 20'000;  // records per group commit

@@ -10,16 +10,6 @@
 
 namespace rtml::server {
 
-namespace {
-
-template <typename F>
-void Reply(Response& resp, StatusOr<std::string> result, F&& created_status) {
-  if (!result.ok()) return resp.SetError(result.status());
-  resp.SetJson(created_status(), std::move(*result));
-}
-
-}  // namespace
-
 void ApiServer::HandlePutSchema(Request& req, Response& resp, ThreadState&) {
   bool created = false;
   auto r = data_->PutSchema(std::string(req.sandbox), std::string(req.param(0)), *req.body, &created);

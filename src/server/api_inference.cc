@@ -26,16 +26,6 @@ StatusOr<int64_t> ParseNowField(std::string_view text) {
   return *ms;
 }
 
-// FNV-1a 64: deterministic traffic routing by request id or identity.
-uint64_t RouteHash(std::string_view s) {
-  uint64_t h = 14695981039346656037ull;  // FNV-1a 64 offset basis
-  for (char c : s) {
-    h ^= static_cast<uint8_t>(c);
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 StatusOr<int64_t> ParseRevision(std::string_view s) {
   int64_t v = 0;
   if (s.empty() || s.size() > 18) return InvalidArgumentError("revision must be a positive integer");
@@ -81,7 +71,7 @@ void ApiServer::HandleKServeInfer(Request& req, Response& resp, ThreadState& ts)
   const serving::Service* svc = nullptr;
   // Parse first: the request id (if any) routes the traffic split.
   Status parsed = ts.parser.Parse(req.body, &ts.infer);
-  const uint64_t hash = parsed.ok() && ts.infer.has_id ? RouteHash(ts.infer.id) : ts.round_robin++ * 0x9E3779B97F4A7C15ull;
+  const uint64_t hash = parsed.ok() && ts.infer.has_id ? serving::RouteHash(ts.infer.id) : ts.round_robin++ * 0x9E3779B97F4A7C15ull;
   const serving::Revision* rev =
       ResolveRevision(req, resp, ts, &svc, req.num_params > 1 ? req.param(1) : std::string_view(), hash);
   if (rev == nullptr) return;
@@ -179,8 +169,8 @@ void ApiServer::HandlePredict(Request& req, Response& resp, ThreadState& ts) {
   const serving::Revision* rev = first;
   if (svc->routes.size() > 1) {
     uint64_t hash;
-    if (parsed.ok() && rows.has_id) hash = RouteHash(rows.id);
-    else if (parsed.ok() && !rows.identities.empty() && !rows.identities[0].empty()) hash = RouteHash(rows.identities[0]);
+    if (parsed.ok() && rows.has_id) hash = serving::RouteHash(rows.id);
+    else if (parsed.ok() && !rows.identities.empty() && !rows.identities[0].empty()) hash = serving::RouteHash(rows.identities[0]);
     else hash = ts.round_robin++ * 0x9E3779B97F4A7C15ull;
     rev = svc->Route(hash);
     if (parsed.ok() && rev->model.get() != first->model.get()) {

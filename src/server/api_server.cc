@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "common/json_writer.h"
+#include "decision/delivery.h"
 #include "server/api_state.h"
 
 namespace rtml::server {
@@ -14,8 +15,13 @@ namespace rtml::server {
 using http::verb;
 
 ApiServer::ApiServer(ApiOptions options, serving::ServiceRegistry* registry, KeyStore* keys, data::DataStore* data,
-                     serving::TrainingRuns* training)
-    : options_(std::move(options)), registry_(registry), keys_(keys), data_(data), training_(training) {
+                     serving::TrainingRuns* training, decision::Delivery* delivery)
+    : options_(std::move(options)),
+      registry_(registry),
+      keys_(keys),
+      data_(data),
+      training_(training),
+      delivery_(delivery) {
   if (options_.rate_per_key > 0 && options_.rate_burst <= 0) options_.rate_burst = std::max(1.0, options_.rate_per_key);
   for (int i = -1; i < options_.threads; ++i) {
     auto ts = std::make_unique<ThreadState>();
@@ -31,6 +37,10 @@ ApiServer::ApiServer(ApiOptions options, serving::ServiceRegistry* registry, Key
   add(verb::post, "/v2/models/{name}/versions/{rev}/infer", Permission::kPredict, &ApiServer::HandleKServeInfer,
       false, true);
   add(verb::post, "/v1/services/{name}/predict", Permission::kPredict, &ApiServer::HandlePredict, false, true);
+  if (delivery_ != nullptr) {
+    add(verb::post, "/v1/decisions", Permission::kPredict, &ApiServer::HandleDecide, false, true);
+    add(verb::post, "/v1/feedback", Permission::kPredict, &ApiServer::HandleFeedback, false, true);
+  }
   add(verb::get, "/v2/health/live", Permission::kPublic, &ApiServer::HandleLive);
   add(verb::get, "/v2/health/ready", Permission::kPublic, &ApiServer::HandleReady);
   add(verb::get, "/v2", Permission::kPublic, &ApiServer::HandleServerMetadata);
@@ -71,6 +81,18 @@ ApiServer::ApiServer(ApiOptions options, serving::ServiceRegistry* registry, Key
     add(verb::post, "/v1/training-runs/{id}:cancel", Permission::kAuthor, &ApiServer::HandleCancelTraining, true);
     add(verb::get, "/v1/training-runs/{id}", Permission::kRead, &ApiServer::HandleGetTraining);
     add(verb::get, "/v1/training-runs/{id}/validation", Permission::kRead, &ApiServer::HandleTrainingValidation, true);
+  }
+  if (delivery_ != nullptr) {
+    add(verb::put, "/v1/activities/{name}", Permission::kAuthor, &ApiServer::HandlePutActivity, true);
+    add(verb::get, "/v1/activities", Permission::kRead, &ApiServer::HandleListActivities, true);
+    add(verb::get, "/v1/activities/{name}", Permission::kRead, &ApiServer::HandleGetActivity, true);
+    add(verb::delete_, "/v1/activities/{name}", Permission::kAuthor, &ApiServer::HandleDeleteActivity, true);
+    add(verb::get, "/v1/activities/{name}/report", Permission::kRead, &ApiServer::HandleActivityReport, true);
+    add(verb::get, "/v1/activities/{name}/learner", Permission::kRead, &ApiServer::HandleActivityLearner, true);
+    add(verb::put, "/v1/segments/{name}", Permission::kAuthor, &ApiServer::HandlePutSegment, true);
+    add(verb::get, "/v1/segments", Permission::kRead, &ApiServer::HandleListSegments, true);
+    add(verb::get, "/v1/segments/{name}", Permission::kRead, &ApiServer::HandleGetSegment, true);
+    add(verb::delete_, "/v1/segments/{name}", Permission::kAuthor, &ApiServer::HandleDeleteSegment, true);
   }
   add(verb::post, "/v1/keys", Permission::kAdmin, &ApiServer::HandleCreateKey, true);
   add(verb::get, "/v1/keys", Permission::kAdmin, &ApiServer::HandleListKeys, true);
@@ -382,6 +404,7 @@ void ApiServer::HandleMetrics(Request&, Response& resp, ThreadState& ts) {
       }
     }
   }
+  if (delivery_ != nullptr) delivery_->AppendMetrics(&out);
   resp.status = 200;
   resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
   resp.body = std::move(out);

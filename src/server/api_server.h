@@ -27,6 +27,9 @@ class DataStore;
 namespace rtml::serving {
 class TrainingRuns;
 }
+namespace rtml::decision {
+class Delivery;
+}
 
 namespace rtml::server {
 
@@ -41,9 +44,9 @@ struct ApiOptions {
 
 class ApiServer final : public HttpHandler {
  public:
-  // `data` and `training` may be null (no data / training endpoints).
+  // `data`, `training` and `delivery` may be null (no such endpoints).
   ApiServer(ApiOptions options, serving::ServiceRegistry* registry, KeyStore* keys, data::DataStore* data = nullptr,
-            serving::TrainingRuns* training = nullptr);
+            serving::TrainingRuns* training = nullptr, decision::Delivery* delivery = nullptr);
   ~ApiServer() override;
 
   bool IsBlocking(const Request& req) const override;
@@ -108,6 +111,19 @@ class ApiServer final : public HttpHandler {
   void HandleGetTraining(Request&, Response&, ThreadState&);
   void HandleCancelTraining(Request&, Response&, ThreadState&);
   void HandleTrainingValidation(Request&, Response&, ThreadState&);
+  // Delivery (api_delivery.cc)
+  void HandlePutActivity(Request&, Response&, ThreadState&);
+  void HandleGetActivity(Request&, Response&, ThreadState&);
+  void HandleListActivities(Request&, Response&, ThreadState&);
+  void HandleDeleteActivity(Request&, Response&, ThreadState&);
+  void HandleActivityReport(Request&, Response&, ThreadState&);
+  void HandleActivityLearner(Request&, Response&, ThreadState&);
+  void HandlePutSegment(Request&, Response&, ThreadState&);
+  void HandleGetSegment(Request&, Response&, ThreadState&);
+  void HandleListSegments(Request&, Response&, ThreadState&);
+  void HandleDeleteSegment(Request&, Response&, ThreadState&);
+  void HandleDecide(Request&, Response&, ThreadState&);
+  void HandleFeedback(Request&, Response&, ThreadState&);
   // Pipeline services (api_inference.cc)
   void PredictPipeline(Request&, Response&, ThreadState&, const serving::Service&, const serving::Revision&);
   void KServeInferPipeline(Request&, Response&, ThreadState&, const serving::Service&, const serving::Revision&);
@@ -129,6 +145,7 @@ class ApiServer final : public HttpHandler {
   KeyStore* keys_;
   data::DataStore* data_;
   serving::TrainingRuns* training_;
+  decision::Delivery* delivery_;
   const HttpServer* http_ = nullptr;
   Router<RouteSpec> router_;
   std::vector<std::unique_ptr<ThreadState>> states_;  // [0] offload pool, [1 + i] event loop i

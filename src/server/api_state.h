@@ -40,4 +40,11 @@ struct ApiServer::ThreadState {
   std::vector<engine::Tensor> pipeline_outputs;
 };
 
+// Writes a handler's JSON result (status from `ok_status()`) or its error.
+template <typename F>
+void Reply(Response& resp, StatusOr<std::string> result, F&& ok_status) {
+  if (!result.ok()) return resp.SetError(result.status());
+  resp.SetJson(ok_status(), std::move(*result));
+}
+
 }  // namespace rtml::server

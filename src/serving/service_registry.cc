@@ -11,6 +11,16 @@
 
 namespace rtml::serving {
 
+uint64_t RouteHash(std::string_view s) {
+  uint64_t h = 14695981039346656037ull;  // FNV-1a 64 offset basis
+  for (char c : s) {
+    h ^= static_cast<uint8_t>(c);
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+
 Status ValidateName(std::string_view kind, std::string_view name) {
   if (name.empty() || name.size() > 128) {
     return InvalidArgumentError(std::string(kind) + " name must be 1 to 128 characters");

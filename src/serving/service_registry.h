@@ -75,6 +75,10 @@ struct Revision {
   std::shared_ptr<RevisionStats> stats;
 };
 
+// FNV-1a 64 of a request id or identity: deterministic traffic routing
+// (Service::Route), the same for predict, infer and decisions.
+uint64_t RouteHash(std::string_view s);
+
 struct TrafficEntry {
   int64_t revision = 0;
   int percent = 0;
