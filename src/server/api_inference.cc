@@ -436,7 +436,12 @@ void ApiServer::KServeInferPipeline(Request& req, Response& resp, ThreadState& t
     return fail(TooLargeError("batch of " + std::to_string(rows) + " rows exceeds the limit of " +
                               std::to_string(options_.max_batch)));
   }
-  const int64_t now = WallMillis();
+  int64_t now = WallMillis();
+  if (ts.infer.has_now) {
+    auto ms = ParseNowField(ts.infer.now);
+    if (!ms.ok()) return fail(ms.status().WithPrefix("parameters"));
+    now = *ms;
+  }
   const int n_out = static_cast<int>(p.output_names().size());
   if (ts.pipeline_outputs.size() < static_cast<size_t>(n_out)) ts.pipeline_outputs.resize(static_cast<size_t>(n_out));
   const auto t1 = Clock::now();

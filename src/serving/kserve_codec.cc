@@ -98,6 +98,7 @@ Status KServeParser::Parse(std::string* body, InferRequest* req) {
   req->num_inputs = 0;
   req->num_outputs = 0;
   req->has_id = false;
+  req->has_now = false;
   const size_t len = body->size();
   if (body->capacity() < len + simdjson::SIMDJSON_PADDING) body->reserve(len + simdjson::SIMDJSON_PADDING);
   od::document doc;
@@ -118,6 +119,25 @@ Status KServeParser::Parse(std::string* body, InferRequest* req) {
       if (idv.get_string().get(id)) return InvalidArgumentError("id: must be a string");
       req->id.assign(id);
       req->has_id = true;
+    } else if (e != simdjson::NO_SUCH_FIELD) {
+      return JsonError("request body", e);
+    }
+  }
+  // parameters (optional): only "now" is used; other parameters are ignored.
+  {
+    od::object params;
+    auto e = root.find_field_unordered("parameters").get_object().get(params);
+    if (!e) {
+      std::string_view now;
+      auto ne = params.find_field_unordered("now").get_string().get(now);
+      if (!ne) {
+        req->now.assign(now);
+        req->has_now = true;
+      } else if (ne != simdjson::NO_SUCH_FIELD) {
+        return InvalidArgumentError("parameters.now: must be an RFC 3339 timestamp string");
+      }
+    } else if (e == simdjson::INCORRECT_TYPE) {
+      return InvalidArgumentError("parameters: must be an object");
     } else if (e != simdjson::NO_SUCH_FIELD) {
       return JsonError("request body", e);
     }

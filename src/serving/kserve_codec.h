@@ -27,6 +27,9 @@ struct InferInput {
 struct InferRequest {
   std::string id;  // echoed back when present
   bool has_id = false;
+  // parameters.now (RFC 3339): the request time pipeline services use.
+  std::string now;
+  bool has_now = false;
   // Only the first num_inputs / num_outputs entries are valid; the rest are
   // kept for their storage.
   std::vector<InferInput> inputs;

@@ -307,6 +307,18 @@ class TestTraining(unittest.TestCase):
             self.assertEqual(outs["probability"]["data"][k], preds[k]["probability"], i)
             self.assertEqual(outs["label"]["data"][k], preds[k]["label"], i)
             self.assertEqual(preds[k]["probability"], val[i]["probability"], i)
+        # The run's own deployable pipeline (days_since unpinned) over KServe with
+        # parameters.now = the reference time equals the columnar validation scores too.
+        r = srv.request("PUT", "/v1/services/churn_run", {"training_run": self.finished["gbdt"]["id"]})
+        self.assertIn(r.status, (200, 201), r)
+        now = self.finished["gbdt"]["reference_time"]
+        r = srv.infer("churn_run", {"inputs": inputs, "parameters": {"now": now}})
+        self.assertEqual(r.status, 200, r)
+        probs = {o["name"]: o for o in r.json()["outputs"]}["probability"]["data"]
+        for k, i in enumerate(ids):
+            self.assertEqual(probs[k], val[i]["probability"], i)
+        r = srv.infer("churn_run", {"inputs": inputs, "parameters": {"now": "yesterday"}})
+        self.assert_error(r, 400, "INVALID_ARGUMENT", "parameters")
         # Requested outputs only; a missing input is named.
         r = srv.infer("churn_fixed", {"inputs": inputs, "outputs": [{"name": "label"}]})
         self.assertEqual([o["name"] for o in r.json()["outputs"]], ["label"])
