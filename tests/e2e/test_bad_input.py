@@ -364,7 +364,7 @@ class BadInput(unittest.TestCase):
                          "INVALID_ARGUMENT", "unknown field 'x'")
         self.assertError(s.request("PUT", "/v1/services/lr", {"model": {"name": "lr"}, "pipeline": {}}), 400,
                          "INVALID_ARGUMENT", "exactly one of")
-        self.assertError(s.request("PUT", "/v1/services/lr", {}), 400, "INVALID_ARGUMENT", 'needs "model"')
+        self.assertError(s.request("PUT", "/v1/services/lr", {}), 400, "INVALID_ARGUMENT", 'needs exactly one of "model"')
         self.assertEqual(s.request("GET", "/v1/services/lr").json()["revisions"][-1]["revision"], 1,
                          "rejected deploys created no revision")
 
