@@ -21,7 +21,7 @@
 
 #include <simdjson.h>
 
-#include "../tests/engine/onnx_builder.h"
+#include "bench_models.h"
 #include "data/profiles.h"
 #include "engine/model.h"
 #include "pipeline/pipeline.h"
@@ -41,70 +41,15 @@ constexpr int kDepth = 5;
 constexpr int kRows = 256;
 const char* const kDevices[] = {"Mobile", "desktop", "TABLET", "tv", "Watch", "console", "car", "fridge"};
 
-// A random full binary tree ensemble: 100 trees of depth 5 (31 splits, 32 leaves each).
+// A random full binary tree ensemble: 100 trees of depth 5 (31 splits, 32 leaves each),
+// thresholds in each feature's range: price ~ log scale, one-hot 0.5, recency days, attributes.
 std::string GbdtModel() {
-  rtml::testing::OnnxBuilder b(17, 3);
-  b.Input("X", onnx::TensorProto::FLOAT, {-1, kFeatures});
-  b.Output("label", onnx::TensorProto::INT64, {-1});
-  b.Output("probabilities", onnx::TensorProto::FLOAT, {-1, 2});
-  auto* n = b.Node("TreeEnsembleClassifier", {"X"}, {"label", "probabilities"}, "ai.onnx.ml", "gbdt");
-  std::mt19937 rng(7);
-  std::uniform_int_distribution<int64_t> feature(0, kFeatures - 1);
-  std::uniform_real_distribution<float> unit(0, 1), leaf(-0.3f, 0.3f);
-  // Thresholds in each feature's range: price ~ log scale, one-hot 0.5, recency days, attributes.
-  auto threshold = [&](int64_t f) {
-    if (f == 0) return 5.0f + 60.0f * unit(rng);
+  return rtml::bench::RandomGbdtClassifier(kFeatures, kTrees, kDepth, 7, [](int64_t f, const auto& unit) {
+    if (f == 0) return 5.0f + 60.0f * unit();
     if (f <= 6) return 0.5f;
-    if (f == 7) return 30.0f * unit(rng);
-    return 10.0f * unit(rng);
-  };
-  std::vector<int64_t> tree, node, feat, tnode, fnode, miss, ctree, cnode, cid;
-  std::vector<std::string> modes;
-  std::vector<float> values, weights;
-  const int internal = (1 << kDepth) - 1, total = (1 << (kDepth + 1)) - 1;
-  for (int t = 0; t < kTrees; ++t) {
-    for (int i = 0; i < total; ++i) {
-      tree.push_back(t);
-      node.push_back(i);
-      if (i < internal) {
-        const int64_t f = feature(rng);
-        feat.push_back(f);
-        modes.push_back("BRANCH_LEQ");
-        values.push_back(threshold(f));
-        tnode.push_back(2 * i + 1);
-        fnode.push_back(2 * i + 2);
-        miss.push_back(unit(rng) < 0.5f ? 1 : 0);
-      } else {
-        feat.push_back(0);
-        modes.push_back("LEAF");
-        values.push_back(0);
-        tnode.push_back(0);
-        fnode.push_back(0);
-        miss.push_back(0);
-        ctree.push_back(t);
-        cnode.push_back(i);
-        cid.push_back(1);
-        weights.push_back(leaf(rng));
-      }
-    }
-  }
-  using B = rtml::testing::OnnxBuilder;
-  B::IntsAttr(n, "nodes_treeids", tree);
-  B::IntsAttr(n, "nodes_nodeids", node);
-  B::IntsAttr(n, "nodes_featureids", feat);
-  B::StringsAttr(n, "nodes_modes", modes);
-  B::FloatsAttr(n, "nodes_values", values);
-  B::IntsAttr(n, "nodes_truenodeids", tnode);
-  B::IntsAttr(n, "nodes_falsenodeids", fnode);
-  B::IntsAttr(n, "nodes_missing_value_tracks_true", miss);
-  B::IntsAttr(n, "class_treeids", ctree);
-  B::IntsAttr(n, "class_nodeids", cnode);
-  B::IntsAttr(n, "class_ids", cid);
-  B::FloatsAttr(n, "class_weights", weights);
-  B::IntsAttr(n, "classlabels_int64s", {0, 1});
-  B::StringAttr(n, "post_transform", "LOGISTIC");
-  B::FloatsAttr(n, "base_values", {-0.2f});
-  return b.Bytes();
+    if (f == 7) return 30.0f * unit();
+    return 10.0f * unit();
+  });
 }
 
 const char* const kPipeline = R"({

@@ -1,5 +1,7 @@
 #include "decision/decision_log.h"
 
+#include <pthread.h>
+
 #include <future>
 #include <vector>
 
@@ -20,7 +22,6 @@ CREATE TABLE IF NOT EXISTS decisions (
   ts INTEGER NOT NULL, expires INTEGER NOT NULL,
   reward REAL, closed INTEGER, close_reason TEXT, seq INTEGER);
 CREATE INDEX IF NOT EXISTS decisions_by_activity ON decisions (sandbox, activity, ts);
-CREATE INDEX IF NOT EXISTS decisions_open ON decisions (closed) WHERE closed IS NULL;
 CREATE INDEX IF NOT EXISTS decisions_by_seq ON decisions (seq) WHERE seq IS NOT NULL;
 CREATE TABLE IF NOT EXISTS feedback (
   decision_id TEXT NOT NULL, ts INTEGER NOT NULL, reward REAL, event TEXT, source TEXT NOT NULL);
@@ -55,7 +56,10 @@ DecisionLog::DecisionLog(std::unique_ptr<sqlite::Database> writer, std::unique_p
       reader_(std::move(reader)),
       writer_(writer_db_.get()),
       max_group_(max_group == 0 ? 1 : max_group) {
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "rtml-dlog");
+    Loop();
+  });
 }
 
 DecisionLog::~DecisionLog() {
@@ -68,11 +72,13 @@ DecisionLog::~DecisionLog() {
 }
 
 void DecisionLog::Submit(Op op, Done done) {
+  bool wake;
   {
     std::lock_guard<std::mutex> lock(mu_);
     queue_.push_back(Item{std::move(op), std::move(done)});
+    wake = writer_idle_;  // a busy writer takes the queue when its commit ends
   }
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
 }
 
 Status DecisionLog::SubmitAndWait(Op op) {
@@ -98,7 +104,9 @@ void DecisionLog::Loop() {
   while (true) {
     {
       std::unique_lock<std::mutex> lock(mu_);
+      writer_idle_ = true;
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      writer_idle_ = false;
       if (queue_.empty() && stopping_) return;
       while (!queue_.empty() && group.size() < max_group_) {
         group.push_back(std::move(queue_.front()));

@@ -68,6 +68,7 @@ class DecisionLog {
   std::condition_variable cv_;
   std::deque<Item> queue_;
   bool stopping_ = false;
+  bool writer_idle_ = false;
   uint64_t commits_ = 0;
   uint64_t ops_ = 0;
   std::thread thread_;
