@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -23,6 +24,16 @@ Status CheckFields(const json& obj, std::string_view where, std::initializer_lis
                                 "' (expected: " + list + ")");
   }
   return OkStatus();
+}
+
+// Whether `v` is an integer in [lo, hi], checked before any narrowing (so
+// 2^32 + 20 does not wrap around to 20).
+bool IntegerIn(const json& v, int64_t lo, int64_t hi) {
+  if (v.is_number_unsigned()) {
+    const uint64_t u = v.get<uint64_t>();
+    return hi >= 0 && u <= static_cast<uint64_t>(hi) && static_cast<int64_t>(u) >= lo;
+  }
+  return v.is_number_integer() && v.get<int64_t>() >= lo && v.get<int64_t>() <= hi;
 }
 
 StatusOr<double> Number(const json& v, const std::string& where) {
@@ -129,6 +140,11 @@ Status ParseLearner(const json& l, learning::FtrlOptions* o) {
   }
   if (l.contains("bits")) {
     if (!l["bits"].is_number_integer()) return InvalidArgumentError("strategy.learner.bits: must be an integer");
+    if (!IntegerIn(l["bits"], learning::FeatureHasher::kMinBits, learning::FeatureHasher::kMaxBits)) {
+      return InvalidArgumentError("strategy.learner: bits must be in [" +
+                                  std::to_string(learning::FeatureHasher::kMinBits) + ", " +
+                                  std::to_string(learning::FeatureHasher::kMaxBits) + "], got " + l["bits"].dump());
+    }
     o->bits = l["bits"].get<int>();
   }
   Status s = learning::ValidateOptions(*o);
@@ -260,8 +276,11 @@ StatusOr<std::shared_ptr<const Activity>> ParseActivity(std::string_view name, s
     a->goal = j["goal"].get<std::string>();
   }
   if (j.contains("priority")) {
-    if (!j["priority"].is_number_integer()) return InvalidArgumentError("priority: must be an integer");
-    a->priority = j["priority"].get<int>();
+    const json& p = j["priority"];
+    if (!IntegerIn(p, INT32_MIN, INT32_MAX)) {
+      return InvalidArgumentError("priority: must be an integer in [-2147483648, 2147483647]");
+    }
+    a->priority = p.get<int>();
   }
   if (j.contains("reward_window")) {
     if (!j["reward_window"].is_string()) return InvalidArgumentError("reward_window: must be a window such as \"1h\"");
@@ -284,7 +303,16 @@ StatusOr<std::string> ParseSegment(std::string_view name, std::string_view body,
     return InvalidArgumentError("condition: required, a condition object");
   }
   std::string text = j["condition"].dump();
-  auto c = Condition::Compile(text, segments);
+  // The segment's own name resolves to its new body, so a reference back to
+  // it (directly or through other segments) is reported as a cycle now, not
+  // at the first activity that uses it.
+  SegmentResolver self_aware;
+  if (segments) {
+    self_aware = [&](std::string_view ref) -> StatusOr<std::string> {
+      return ref == name ? StatusOr<std::string>(text) : segments(ref);
+    };
+  }
+  auto c = Condition::Compile(text, self_aware);
   if (!c.ok()) return c.status().WithPrefix("condition");
   return text;
 }

@@ -621,7 +621,10 @@ struct Delivery::Impl {
   void Learn(const OpenDecision& od, double reward, uint64_t seq) {
     if (od.x.empty()) return;
     auto entry = Learner(od.sandbox, od.activity);
-    if (!entry) return;
+    // A learner holds exactly the closes after its start up to entry->seq
+    // (what its snapshot records and Load replays from); an older close of a
+    // learner it replaced is not its to learn.
+    if (!entry || seq <= entry->seq) return;
     const double label = std::clamp(reward, 0.0, 1.0);
     if (entry->learner->Update(od.x, label).ok()) {
       int64_t expected = 0;
@@ -1184,16 +1187,30 @@ StatusOr<std::string> Delivery::PutActivity(const std::string& sandbox, const st
       }
     }
   }
-  const bool drop_snapshot = new_learner != nullptr;
   Status stored = impl_->log->SubmitAndWait([&](DecisionLog::Writer& w) -> Status {
     ASSIGN_OR_RETURN(sqlite::Statement * st, w.Statement("INSERT OR REPLACE INTO activities (sandbox, name, body, "
                                                          "created, updated) VALUES (?,?,?,?,?)"));
     st->Bind(1, sandbox).Bind(2, name).Bind(3, a->json).Bind(4, created_ts).Bind(5, now);
     RETURN_IF_ERROR(st->Run());
-    if (drop_snapshot || a->strategy != StrategyType::kBandit) {
+    if (a->strategy != StrategyType::kBandit) {
       ASSIGN_OR_RETURN(sqlite::Statement * del, w.Statement("DELETE FROM learners WHERE sandbox = ? AND activity = ?"));
       del->Bind(1, sandbox).Bind(2, name);
       RETURN_IF_ERROR(del->Run());
+    } else if (new_learner) {
+      // The new learner starts after every close logged so far (this runs on
+      // the writer thread, so all of those are already queued before it), and
+      // its empty snapshot records that: a restart must not replay the
+      // closes of a previous learner or of the activity's split/model days.
+      {
+        std::lock_guard<std::mutex> open_lock(impl_->open_mu);
+        new_learner->seq = impl_->next_seq;
+      }
+      ASSIGN_OR_RETURN(sqlite::Statement * snap,
+                       w.Statement("INSERT OR REPLACE INTO learners (sandbox, activity, snapshot, seq, saved) "
+                                   "VALUES (?,?,?,?,?)"));
+      snap->Bind(1, sandbox).Bind(2, name).BindBlob(3, new_learner->learner->SaveSnapshot());
+      snap->Bind(4, static_cast<int64_t>(new_learner->seq)).Bind(5, now);
+      RETURN_IF_ERROR(snap->Run());
     }
     return OkStatus();
   });
@@ -1203,12 +1220,8 @@ StatusOr<std::string> Delivery::PutActivity(const std::string& sandbox, const st
     auto& sb = impl_->sandboxes[sandbox];
     sb.activities[name] = a;
     sb.times[name] = {created_ts, now};
-    if (new_learner) {
-      // Closes logged from now on teach the new learner.
-      std::lock_guard<std::mutex> open_lock(impl_->open_mu);
-      new_learner->seq = impl_->next_seq;
-      impl_->learners[{sandbox, name}] = new_learner;
-    }
+    // Closes after new_learner->seq (set when its snapshot was stored) teach it.
+    if (new_learner) impl_->learners[{sandbox, name}] = new_learner;
     if (a->strategy != StrategyType::kBandit) impl_->learners.erase({sandbox, name});
   }
   return GetActivity(sandbox, name);

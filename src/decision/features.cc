@@ -73,7 +73,10 @@ void SelectFeatures(const std::vector<std::string>& paths, FeatureMap* features)
   std::erase_if(*features, [&](const auto& f) {
     for (const std::string& p : paths) {
       if (f.first == p) return false;
-      if (f.first.size() > p.size() && f.first.compare(0, p.size(), p) == 0 && f.first[p.size()] == '.') return false;
+      // Under p: "context.geo" keeps "context.geo.lat"; "context." keeps every "context.*".
+      if (f.first.size() > p.size() && f.first.starts_with(p) && (p.ends_with('.') || f.first[p.size()] == '.')) {
+        return false;
+      }
     }
     return true;
   });
@@ -124,7 +127,7 @@ namespace {
 void HashInto(const learning::FeatureHasher& hasher, std::string_view name, const FeatureValue& v,
               std::vector<learning::HashedFeature>* out) {
   if (v.is_string) hasher.Categorical(name, v.text, *out);
-  else hasher.Numeric(name, v.number, *out);
+  else hasher.Numeric(name, std::clamp(v.number, -kMaxAbsNumericFeature, kMaxAbsNumericFeature), *out);
 }
 
 }  // namespace

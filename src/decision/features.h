@@ -18,13 +18,20 @@ namespace rtml::decision {
 
 inline constexpr int kMaxFlattenDepth = 8;
 inline constexpr size_t kMaxFeatures = 512;
+// Numbers are clipped to +-this before hashing: the learner refuses an update
+// with a larger |x| (learning::FtrlOptions::max_abs_feature_value), and one
+// large context value (a price in cents, a timestamp) must not make every
+// reward of the activity unlearnable.
+inline constexpr double kMaxAbsNumericFeature = 1e4;
 
 // Appends prefix.key entries for the numbers, strings and booleans of an
 // object, recursing into objects (arrays and nulls are skipped). Stops at
 // kMaxFeatures entries. Call SortFeatures afterwards.
 void FlattenObject(simdjson::dom::element object, std::string_view prefix, FeatureMap* out);
 void SortFeatures(FeatureMap* features);
-// Keeps only the listed names (or prefixes ending in '.'); an empty list keeps all.
+// Keeps only the listed names and what lies under them ("context.geo" keeps
+// "context.geo.lat"; a path ending in '.', like "context.", keeps the whole
+// root); an empty list keeps all.
 void SelectFeatures(const std::vector<std::string>& paths, FeatureMap* features);
 const FeatureValue* FindFeature(const FeatureMap& sorted, std::string_view name);
 
