@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -124,12 +125,15 @@ int ServeCommand(const ServeOptions& o) {
   }
   if (!generated.empty()) Log("generated an admin key; it is in " + generated + " (mode 0600)");
 
-  // Goal events reach delivery once it exists (it needs the data store).
-  std::atomic<decision::Delivery*> delivery_hook{nullptr};
+  // Goal events reach delivery once it is loaded (it needs the data store),
+  // and stop before it is destroyed: the data store's writer calls this.
+  std::mutex delivery_hook_mu;
+  decision::Delivery* delivery_hook = nullptr;
   data::DataOptions data_opts;
   data_opts.data_dir = config.data_dir;
-  data_opts.on_event = [&delivery_hook](const data::CommittedEvent& ev) {
-    if (decision::Delivery* d = delivery_hook.load(std::memory_order_acquire)) d->OnEvent(ev);
+  data_opts.on_event = [&delivery_hook_mu, &delivery_hook](const data::CommittedEvent& ev) {
+    std::lock_guard<std::mutex> lock(delivery_hook_mu);
+    if (delivery_hook != nullptr) delivery_hook->OnEvent(ev);
   };
   data_opts.query_row_limit = config.query_row_limit;
   data_opts.query_time_limit_ms = config.query_timeout_ms;
@@ -198,7 +202,10 @@ int ServeCommand(const ServeOptions& o) {
     (*http)->Wait();
     return 1;
   }
-  delivery_hook.store(delivery->get(), std::memory_order_release);
+  {
+    std::lock_guard<std::mutex> lock(delivery_hook_mu);
+    delivery_hook = delivery->get();
+  }
   if (!config.demo_dir.empty()) {
     auto models = registry.ListModels("prod");
     if (models.ok() && models->empty()) DeployDemo(config.demo_dir, registry);
@@ -216,6 +223,13 @@ int ServeCommand(const ServeOptions& o) {
   api.set_ready(false);
   (*http)->Stop(std::chrono::milliseconds(10'000));
   (*http)->Wait();
+  // Delivery goes first, while the HTTP objects its pending completions post
+  // to still exist; the data store no longer forwards events to it.
+  {
+    std::lock_guard<std::mutex> lock(delivery_hook_mu);
+    delivery_hook = nullptr;
+  }
+  delivery->reset();
   Log("stopped");
   return 0;
 }

@@ -140,10 +140,10 @@ Status ParseLearner(const json& l, learning::FtrlOptions* o) {
   }
   if (l.contains("bits")) {
     if (!l["bits"].is_number_integer()) return InvalidArgumentError("strategy.learner.bits: must be an integer");
-    if (!IntegerIn(l["bits"], learning::FeatureHasher::kMinBits, learning::FeatureHasher::kMaxBits)) {
+    if (!IntegerIn(l["bits"], learning::FeatureHasher::kMinBits, kMaxActivityLearnerBits)) {
       return InvalidArgumentError("strategy.learner: bits must be in [" +
                                   std::to_string(learning::FeatureHasher::kMinBits) + ", " +
-                                  std::to_string(learning::FeatureHasher::kMaxBits) + "], got " + l["bits"].dump());
+                                  std::to_string(kMaxActivityLearnerBits) + "], got " + l["bits"].dump());
     }
     o->bits = l["bits"].get<int>();
   }
@@ -184,12 +184,24 @@ Status ParseBandit(const json& s, Activity* a) {
   return OkStatus();
 }
 
+// Definitions nest at most this deep (experience content included); deeper
+// values are refused while parsing, before anything walks them recursively.
+constexpr int kMaxDefinitionDepth = 64;
+
 StatusOr<json> ParseObject(std::string_view body, std::string_view what) {
   json j;
+  bool too_deep = false;
+  const json::parser_callback_t limit = [&](int depth, json::parse_event_t, json&) {
+    if (depth > kMaxDefinitionDepth) too_deep = true;
+    return !too_deep;  // discard instead of building
+  };
   try {
-    j = json::parse(body);
+    j = json::parse(body, limit);
   } catch (const json::parse_error& e) {
     return InvalidArgumentError("request body: malformed JSON (" + std::string(e.what()) + ")");
+  }
+  if (too_deep) {
+    return InvalidArgumentError("request body: nested deeper than " + std::to_string(kMaxDefinitionDepth) + " levels");
   }
   if (!j.is_object()) return InvalidArgumentError("request body must be a JSON object: " + std::string(what));
   return j;

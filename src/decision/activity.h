@@ -73,6 +73,9 @@ struct Activity {
 };
 
 inline constexpr size_t kMaxExperiences = 100;
+// A learner holds about 40 bytes per coordinate (state plus two published
+// weight buffers): 2^22 is ~170 MB, the most one activity may ask for.
+inline constexpr int kMaxActivityLearnerBits = 22;
 
 // Validates and compiles a PUT /v1/activities/{name} body.
 StatusOr<std::shared_ptr<const Activity>> ParseActivity(std::string_view name, std::string_view body,

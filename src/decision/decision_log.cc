@@ -20,7 +20,8 @@ CREATE TABLE IF NOT EXISTS decisions (
   id TEXT PRIMARY KEY, sandbox TEXT NOT NULL, activity TEXT NOT NULL, identity TEXT NOT NULL,
   experience TEXT NOT NULL, probability REAL NOT NULL, features TEXT NOT NULL, scores TEXT,
   ts INTEGER NOT NULL, expires INTEGER NOT NULL,
-  reward REAL, closed INTEGER, close_reason TEXT, seq INTEGER);
+  reward REAL, closed INTEGER, close_reason TEXT, seq INTEGER,
+  goal TEXT, default_reward REAL, learner_gen INTEGER);
 CREATE INDEX IF NOT EXISTS decisions_by_activity ON decisions (sandbox, activity, ts);
 CREATE INDEX IF NOT EXISTS decisions_by_seq ON decisions (seq) WHERE seq IS NOT NULL;
 CREATE TABLE IF NOT EXISTS feedback (
@@ -28,7 +29,7 @@ CREATE TABLE IF NOT EXISTS feedback (
 CREATE INDEX IF NOT EXISTS feedback_by_decision ON feedback (decision_id);
 CREATE TABLE IF NOT EXISTS learners (
   sandbox TEXT NOT NULL, activity TEXT NOT NULL, snapshot BLOB NOT NULL, seq INTEGER NOT NULL,
-  saved INTEGER NOT NULL, PRIMARY KEY (sandbox, activity));
+  saved INTEGER NOT NULL, gen INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (sandbox, activity));
 )sql";
 
 }  // namespace
@@ -46,14 +47,24 @@ StatusOr<sqlite::Statement*> DecisionLog::Writer::Statement(const std::string& s
 StatusOr<std::unique_ptr<DecisionLog>> DecisionLog::Open(const std::string& path, size_t max_group) {
   ASSIGN_OR_RETURN(auto writer, sqlite::Database::Open(path, sqlite::Durability::kFull));
   RETURN_IF_ERROR(writer->Exec(kSchema));
+  // Columns added after the first release of the table.
+  for (const char* column : {"decisions ADD COLUMN goal TEXT", "decisions ADD COLUMN default_reward REAL",
+                             "decisions ADD COLUMN learner_gen INTEGER",
+                             "learners ADD COLUMN gen INTEGER NOT NULL DEFAULT 0"}) {
+    Status added = writer->Exec(std::string("ALTER TABLE ") + column);
+    if (!added.ok() && added.message().find("duplicate column") == std::string::npos) return added;
+  }
   ASSIGN_OR_RETURN(auto reader, sqlite::Database::Open(path, sqlite::Durability::kFull, /*read_only=*/true));
-  return std::unique_ptr<DecisionLog>(new DecisionLog(std::move(writer), std::move(reader), max_group));
+  ASSIGN_OR_RETURN(auto lookup, sqlite::Database::Open(path, sqlite::Durability::kFull, /*read_only=*/true));
+  return std::unique_ptr<DecisionLog>(
+      new DecisionLog(std::move(writer), std::move(reader), std::move(lookup), max_group));
 }
 
 DecisionLog::DecisionLog(std::unique_ptr<sqlite::Database> writer, std::unique_ptr<sqlite::Database> reader,
-                         size_t max_group)
+                         std::unique_ptr<sqlite::Database> lookup, size_t max_group)
     : writer_db_(std::move(writer)),
       reader_(std::move(reader)),
+      lookup_(std::move(lookup)),
       writer_(writer_db_.get()),
       max_group_(max_group == 0 ? 1 : max_group) {
   thread_ = std::thread([this] {
@@ -98,6 +109,20 @@ uint64_t DecisionLog::ops() const {
   return ops_;
 }
 
+// One operation inside the group's transaction, in its own savepoint: a
+// failing operation leaves none of its writes behind, the others commit.
+Status DecisionLog::RunOne(const Op& op) {
+  auto step = [&](const char* sql) -> Status {
+    ASSIGN_OR_RETURN(sqlite::Statement * st, writer_.Statement(sql));
+    return st->Run();
+  };
+  RETURN_IF_ERROR(step("SAVEPOINT op"));
+  Status s = op(writer_);
+  if (!s.ok()) step("ROLLBACK TO op").IgnoreError();
+  Status released = step("RELEASE op");
+  return s.ok() ? released : s;
+}
+
 void DecisionLog::Loop() {
   std::vector<Item> group;
   std::vector<Status> results;
@@ -119,7 +144,7 @@ void DecisionLog::Loop() {
       sqlite::Transaction txn(writer_db_.get());
       commit = txn.status();
       if (commit.ok()) {
-        for (size_t i = 0; i < group.size(); ++i) results[i] = group[i].op(writer_);
+        for (size_t i = 0; i < group.size(); ++i) results[i] = RunOne(group[i].op);
         commit = txn.Commit();
       }
     }

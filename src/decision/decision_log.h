@@ -47,13 +47,18 @@ class DecisionLog {
 
   sqlite::Database& reader() { return *reader_; }
   std::mutex& reader_mu() { return reader_mu_; }
+  // A second read connection for point lookups on request paths.
+  sqlite::Database& lookup() { return *lookup_; }
+  std::mutex& lookup_mu() { return lookup_mu_; }
 
   uint64_t commits() const;
   uint64_t ops() const;
 
  private:
-  DecisionLog(std::unique_ptr<sqlite::Database> writer, std::unique_ptr<sqlite::Database> reader, size_t max_group);
+  DecisionLog(std::unique_ptr<sqlite::Database> writer, std::unique_ptr<sqlite::Database> reader,
+              std::unique_ptr<sqlite::Database> lookup, size_t max_group);
   void Loop();
+  Status RunOne(const Op& op);
 
   struct Item {
     Op op;
@@ -62,6 +67,8 @@ class DecisionLog {
   std::unique_ptr<sqlite::Database> writer_db_;
   std::unique_ptr<sqlite::Database> reader_;
   std::mutex reader_mu_;
+  std::unique_ptr<sqlite::Database> lookup_;
+  std::mutex lookup_mu_;
   Writer writer_;
   const size_t max_group_;
   mutable std::mutex mu_;

@@ -100,10 +100,44 @@ struct LearnerEntry {
   learning::FeatureHasher hasher;
   std::atomic<bool> dirty{false};
   std::atomic<int64_t> first_unpublished_ns{0};
-  uint64_t seq = 0;  // last applied close; writer thread only
+  uint64_t seq = 0;        // last applied close; writer thread only
+  uint64_t saved_seq = 0;  // seq of the last snapshot written; writer thread only
+  bool saved = false;
+  struct Config {
+    std::string base;                         // options and feature selection
+    std::map<std::string, std::string> arms;  // experience id -> its features
+  } config;  // of the activity it learns for
+  // Random id of this learner; decisions record the generation that scored
+  // them, and only those teach it (live and on replay).
+  int64_t gen = 0;
   explicit LearnerEntry(std::unique_ptr<learning::FtrlLearner> l)
       : learner(std::move(l)), hasher(learner->options().bits) {}
 };
+
+// What a learner's vectors depend on: its options, the feature selection and
+// each experience's features. A learner is kept across an activity change
+// only if these agree for every experience the two versions share (adding or
+// removing experiences keeps it: weights are per experience id), so live
+// learning and replay from the log always build the same vectors.
+LearnerEntry::Config LearnerConfig(const Activity& a) {
+  LearnerEntry::Config c;
+  const learning::FtrlOptions& o = a.learner;
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "%.17g/%.17g/%.17g/%.17g/%d|", o.alpha, o.beta, o.l1, o.l2, o.bits);
+  c.base = buf;
+  for (const std::string& p : a.feature_paths) c.base += p + ",";
+  for (const Experience& e : a.experiences) c.arms[e.id] = FeaturesJson(e.features);
+  return c;
+}
+
+bool Compatible(const LearnerEntry::Config& was, const LearnerEntry::Config& now) {
+  if (was.base != now.base) return false;
+  for (const auto& [id, features] : now.arms) {
+    auto it = was.arms.find(id);
+    if (it != was.arms.end() && it->second != features) return false;
+  }
+  return true;
+}
 
 struct SegmentEntry {
   std::string body;
@@ -122,8 +156,9 @@ struct OpenDecision {
   double default_reward = 0;
   std::string goal;
   std::vector<learning::HashedFeature> x;  // bandit: the chosen experience's vector
+  int64_t learner_gen = 0;                 // bandit: the learner that scored it
   std::multimap<int64_t, std::string>::iterator by_expiry;
-  std::unordered_multimap<std::string, std::string>::iterator by_identity;
+  std::multimap<std::string, std::string>::iterator by_identity;
 };
 
 // What one decision produced, before it is logged.
@@ -134,11 +169,9 @@ struct Outcome {
   std::vector<double> scores;         // model and bandit
   std::vector<double> probabilities;  // split and bandit
   std::vector<learning::HashedFeature> x;
+  int64_t learner_gen = 0;  // bandit: the learner that scored it
 };
 
-bool SameLearnerOptions(const learning::FtrlOptions& a, const learning::FtrlOptions& b) {
-  return a.alpha == b.alpha && a.beta == b.beta && a.l1 == b.l1 && a.l2 == b.l2 && a.bits == b.bits;
-}
 
 }  // namespace
 
@@ -148,13 +181,17 @@ struct Delivery::Impl {
   ExperienceScorer* scorer = nullptr;
   std::unique_ptr<DecisionLog> log;
 
+  std::atomic<bool> loaded{false};
+  // Serializes definition changes (validate, commit, install) so memory and
+  // the database apply them in the same order. Taken before mu.
+  std::mutex defs_mu;
   mutable std::mutex mu;  // sandboxes, learners
   std::map<std::string, SandboxState> sandboxes;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<LearnerEntry>> learners;
 
   std::mutex open_mu;
   std::unordered_map<std::string, OpenDecision> open;
-  std::unordered_multimap<std::string, std::string> open_by_identity;
+  std::multimap<std::string, std::string> open_by_identity;  // erase by iterator is O(1)
   std::multimap<int64_t, std::string> open_by_expiry;
   uint64_t next_seq = 0;  // guarded by open_mu
   // Recently closed decisions (reward, reason), so feedback racing a close
@@ -177,6 +214,11 @@ struct Delivery::Impl {
   std::thread background;
 
   int64_t Now() const { return options.clock ? options.clock() : WallMillis(); }
+
+  Status Ready() const {
+    if (loaded.load(std::memory_order_acquire)) return OkStatus();
+    return UnavailableError("delivery is still loading its decision log; retry shortly");
+  }
 
   // ------------------------------------------------------------ lookups ---
   std::shared_ptr<const Activity> FindActivity(const std::string& sandbox, const std::string& name) const {
@@ -236,7 +278,9 @@ struct Delivery::Impl {
     bool has_identity = false;
     for (auto field : simdjson::dom::object(root)) {
       if (field.key == "activity") {
-        if (!field.value.is_string()) return InvalidArgumentError("activity: must be a string");
+        if (!field.value.is_string() || std::string_view(field.value).empty()) {
+          return InvalidArgumentError("activity: must be a non-empty string (omit it to decide every activity)");
+        }
         r.activity = std::string(std::string_view(field.value));
       } else if (field.key == "identity") {
         if (!field.value.is_string()) return InvalidArgumentError("identity: must be a string \"NS:ID\"");
@@ -275,6 +319,7 @@ struct Delivery::Impl {
     std::string score_json;
     simdjson::dom::element score;
     bool has_score = false;
+    std::vector<std::pair<std::string, Status>> errors;  // activities skipped when deciding all
   };
 
   void LoadProfile(Frame& f) {
@@ -295,9 +340,18 @@ struct Delivery::Impl {
     if (f.features_built) return;
     f.features_built = true;
     LoadProfile(f);
-    if (f.req.has_context) FlattenObject(f.req.context, "context", &f.features);
-    if (f.has_profile) FlattenObject(f.profile, "profile", &f.features);
-    if (f.has_computed) FlattenObject(f.computed, "computed", &f.features);
+    // Each root has its own kMaxFeatures budget, so a large context cannot
+    // push the profile's values out.
+    FeatureMap part;
+    auto add = [&](bool has, simdjson::dom::element e, std::string_view root) {
+      if (!has) return;
+      part.clear();
+      FlattenObject(e, root, &part);
+      std::move(part.begin(), part.end(), std::back_inserter(f.features));
+    };
+    add(f.req.has_context, f.req.context, "context");
+    add(f.has_profile, f.profile, "profile");
+    add(f.has_computed, f.computed, "computed");
     SortFeatures(&f.features);
   }
 
@@ -388,6 +442,7 @@ struct Delivery::Impl {
         out->chosen = learning::SampleAction(out->probabilities, u);
         out->probability = out->probabilities[static_cast<size_t>(out->chosen)];
         out->x = std::move(xs[static_cast<size_t>(out->chosen)]);
+        out->learner_gen = entry->gen;
         return OkStatus();
       }
     }
@@ -419,7 +474,8 @@ struct Delivery::Impl {
       w.BeginObject();
       for (size_t i = 0; i < values.size(); ++i) {
         w.Key(a.experiences[i].id);
-        w.Double(values[i]);
+        if (std::isfinite(values[i])) w.Double(values[i]);
+        else w.Null();  // the service gave no usable score
       }
       w.EndObject();
     };
@@ -439,13 +495,21 @@ struct Delivery::Impl {
     } else {
       candidates = AllActivities(f.sandbox);
     }
+    // A named activity's error is the request's error. Deciding them all, one
+    // broken activity (a deleted scoring service, say) is reported in
+    // "errors" and skipped, and the others are still decided.
+    const bool named = !f.req.activity.empty();
     for (auto& a : candidates) {
-      ASSIGN_OR_RETURN(bool match, Matches(f, *a));
-      if (!match) continue;
       Outcome o;
       o.activity = a;
-      RETURN_IF_ERROR(Choose(f, *a, &o));
-      outcomes->push_back(std::move(o));
+      auto match = Matches(f, *a);
+      Status s = match.ok() ? (*match ? Choose(f, *a, &o) : OkStatus()) : match.status();
+      if (!s.ok()) {
+        if (named) return s;
+        f.errors.emplace_back(a->name, std::move(s));
+        continue;
+      }
+      if (*match) outcomes->push_back(std::move(o));
     }
     BuildFeatures(f);  // logged with every decision
     return OkStatus();
@@ -476,6 +540,21 @@ struct Delivery::Impl {
     w.BeginArray();
     for (size_t i = 0; i < outcomes.size(); ++i) WriteDecision(w, ids[i], outcomes[i]);
     w.EndArray();
+    if (!f.errors.empty()) {
+      w.Key("errors");
+      w.BeginArray();
+      for (const auto& [activity, status] : f.errors) {
+        w.BeginObject();
+        w.Key("activity");
+        w.String(activity);
+        w.Key("code");
+        w.String(StatusCodeName(status.code()));
+        w.Key("error");
+        w.String(status.message());
+        w.EndObject();
+      }
+      w.EndArray();
+    }
     w.EndObject();
     return out;
   }
@@ -514,6 +593,7 @@ struct Delivery::Impl {
       od.default_reward = o.activity->default_reward;
       od.goal = o.activity->goal;
       od.x = std::move(o.x);
+      od.learner_gen = o.learner_gen;
       std::string scores;
       if (!o.scores.empty()) {
         JsonWriter w(&scores);
@@ -524,19 +604,29 @@ struct Delivery::Impl {
       const double probability = o.probability;
       DecisionLog::Op op = [id = od.id, sandbox, activity = od.activity, identity = od.identity,
                             experience = od.experience, probability, features, scores = std::move(scores), ts = od.ts,
-                            expires = od.expires](DecisionLog::Writer& w) -> Status {
+                            expires = od.expires, goal = od.goal, default_reward = od.default_reward,
+                            gen = od.learner_gen](DecisionLog::Writer& w) -> Status {
         ASSIGN_OR_RETURN(sqlite::Statement * st,
                          w.Statement("INSERT INTO decisions (id, sandbox, activity, identity, experience, probability, "
-                                     "features, scores, ts, expires) VALUES (?,?,?,?,?,?,?,?,?,?)"));
+                                     "features, scores, ts, expires, goal, default_reward, learner_gen) "
+                                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"));
         st->Bind(1, id).Bind(2, sandbox).Bind(3, activity).Bind(4, identity).Bind(5, experience);
         st->Bind(6, probability).Bind(7, *features);
         if (scores.empty()) st->BindNull(8);
         else st->Bind(8, scores);
-        st->Bind(9, ts).Bind(10, expires);
+        st->Bind(9, ts).Bind(10, expires).Bind(11, goal).Bind(12, default_reward);
+        if (gen != 0) st->Bind(13, gen);
+        else st->BindNull(13);
         return st->Run();
       };
-      DecisionLog::Done on_done = [shared_done, remaining, first_error, text](Status s) {
-        if (!s.ok() && first_error->ok()) *first_error = s;
+      DecisionLog::Done on_done = [this, id = od.id, shared_done, remaining, first_error, text](Status s) {
+        if (!s.ok()) {
+          // Not stored: the decision was never shown, so it must not be
+          // closed or learned from later.
+          std::lock_guard<std::mutex> lock(open_mu);
+          Forget(id);
+          if (first_error->ok()) *first_error = s;
+        }
         if (remaining->fetch_sub(1) != 1) return;
         if (!first_error->ok()) (*shared_done)(*first_error);
         else (*shared_done)(std::move(*text));
@@ -559,6 +649,15 @@ struct Delivery::Impl {
     if (!inserted) return;
     it->second.by_expiry = open_by_expiry.emplace(it->second.expires, id);
     it->second.by_identity = open_by_identity.emplace(IdentityKey(it->second.sandbox, it->second.identity), id);
+  }
+
+  // Drops an open decision without closing it. Requires open_mu.
+  void Forget(const std::string& id) {
+    auto it = open.find(id);
+    if (it == open.end()) return;
+    open_by_expiry.erase(it->second.by_expiry);
+    open_by_identity.erase(it->second.by_identity);
+    open.erase(it);
   }
 
   // Closes an open decision with `reward` (nullopt: its default), logs the
@@ -625,6 +724,10 @@ struct Delivery::Impl {
     // (what its snapshot records and Load replays from); an older close of a
     // learner it replaced is not its to learn.
     if (!entry || seq <= entry->seq) return;
+    if (entry->gen != od.learner_gen) {  // scored by a learner since replaced
+      entry->seq = seq;
+      return;
+    }
     const double label = std::clamp(reward, 0.0, 1.0);
     if (entry->learner->Update(od.x, label).ok()) {
       int64_t expected = 0;
@@ -711,8 +814,10 @@ struct Delivery::Impl {
   }
 
   Status ClosedOrUnknown(const std::string& sandbox, const std::string& id) {
-    std::lock_guard<std::mutex> lock(log->reader_mu());
-    auto st = log->reader().Prepare("SELECT reward, close_reason FROM decisions WHERE id = ? AND sandbox = ?");
+    // Its own connection: a long report holding the reader must not stall
+    // feedback on an event loop.
+    std::lock_guard<std::mutex> lock(log->lookup_mu());
+    auto st = log->lookup().Prepare("SELECT reward, close_reason FROM decisions WHERE id = ? AND sandbox = ?");
     if (!st.ok()) return st.status();
     st->Bind(1, id).Bind(2, sandbox);
     auto row = st->Step();
@@ -759,10 +864,18 @@ struct Delivery::Impl {
 
   void SweepExpired() {
     const int64_t now = Now();
-    std::lock_guard<std::mutex> lock(open_mu);
-    while (!open_by_expiry.empty() && open_by_expiry.begin()->first <= now) {
-      window_closes_total.fetch_add(1, std::memory_order_relaxed);
-      CloseLocked(open_by_expiry.begin()->second, std::nullopt, "window", "", nullptr);
+    // At most kSweepBatch closes per lock hold (after downtime many windows
+    // end at once), so decisions and goal events are not held up.
+    constexpr int kSweepBatch = 10'000;
+    while (true) {
+      std::lock_guard<std::mutex> lock(open_mu);
+      int n = 0;
+      while (n < kSweepBatch && !open_by_expiry.empty() && open_by_expiry.begin()->first <= now) {
+        window_closes_total.fetch_add(1, std::memory_order_relaxed);
+        CloseLocked(open_by_expiry.begin()->second, std::nullopt, "window", "", nullptr);
+        ++n;
+      }
+      if (n < kSweepBatch) return;
     }
   }
 
@@ -775,14 +888,25 @@ struct Delivery::Impl {
       for (auto& [k, e] : learners) entries.emplace_back(k, e);
     }
     if (entries.empty()) return OkStatus();
-    DecisionLog::Op op = [entries, now = Now()](DecisionLog::Writer& w) -> Status {
+    DecisionLog::Op op = [this, entries, now = Now()](DecisionLog::Writer& w) -> Status {
       for (const auto& [key, e] : entries) {
+        {
+          // A learner replaced or deleted since the list was taken must not
+          // be written back over its successor.
+          std::lock_guard<std::mutex> lock(mu);
+          auto it = learners.find(key);
+          if (it == learners.end() || it->second != e) continue;
+        }
+        if (e->saved && e->saved_seq == e->seq) continue;  // nothing learned since the last one
         ASSIGN_OR_RETURN(sqlite::Statement * st,
-                         w.Statement("INSERT OR REPLACE INTO learners (sandbox, activity, snapshot, seq, saved) "
-                                     "VALUES (?,?,?,?,?)"));
+                         w.Statement("INSERT OR REPLACE INTO learners (sandbox, activity, snapshot, seq, saved, gen) "
+                                     "VALUES (?,?,?,?,?,?)"));
         const std::string bytes = e->learner->SaveSnapshot();
         st->Bind(1, key.first).Bind(2, key.second).BindBlob(3, bytes).Bind(4, static_cast<int64_t>(e->seq)).Bind(5, now);
+        st->Bind(6, e->gen);
         RETURN_IF_ERROR(st->Run());
+        e->saved_seq = e->seq;
+        e->saved = true;
       }
       return OkStatus();
     };
@@ -817,7 +941,9 @@ struct Delivery::Impl {
   // --------------------------------------------------------------- load ---
   StatusOr<std::shared_ptr<LearnerEntry>> NewLearner(const learning::FtrlOptions& o) {
     ASSIGN_OR_RETURN(auto l, learning::FtrlLearner::Create(o));
-    return std::make_shared<LearnerEntry>(std::move(l));
+    auto entry = std::make_shared<LearnerEntry>(std::move(l));
+    entry->gen = static_cast<int64_t>(Rng()() >> 1) | 1;  // positive, never 0 (0: no learner)
+    return entry;
   }
 
   Status LoadAll();
@@ -831,8 +957,8 @@ Status Delivery::Impl::ReplayLearner(const std::string& sandbox, const Activity&
   std::lock_guard<std::mutex> lock(log->reader_mu());
   ASSIGN_OR_RETURN(sqlite::Statement st, log->reader().Prepare(
                                              "SELECT experience, features, reward, seq FROM decisions WHERE sandbox = ? "
-                                             "AND activity = ? AND seq > ? ORDER BY seq"));
-  st.Bind(1, sandbox).Bind(2, a.name).Bind(3, static_cast<int64_t>(e->seq));
+                                             "AND activity = ? AND seq > ? AND learner_gen = ? ORDER BY seq"));
+  st.Bind(1, sandbox).Bind(2, a.name).Bind(3, static_cast<int64_t>(e->seq)).Bind(4, e->gen);
   std::vector<learning::HashedFeature> scratch, x;
   while (true) {
     ASSIGN_OR_RETURN(bool row, st.Step());
@@ -879,7 +1005,7 @@ Status Delivery::Impl::LoadAll() {
     {
       std::lock_guard<std::mutex> lock(log->reader_mu());
       ASSIGN_OR_RETURN(sqlite::Statement st,
-                       log->reader().Prepare("SELECT snapshot, seq FROM learners WHERE sandbox = ? AND activity = ?"));
+                       log->reader().Prepare("SELECT snapshot, seq, gen FROM learners WHERE sandbox = ? AND activity = ?"));
       st.Bind(1, sandbox).Bind(2, name);
       ASSIGN_OR_RETURN(bool row, st.Step());
       if (row) {
@@ -887,11 +1013,15 @@ Status Delivery::Impl::LoadAll() {
         if (!l.ok()) return l.status().WithPrefix("learner snapshot of activity '" + name + "'");
         entry = std::make_shared<LearnerEntry>(std::move(*l));
         entry->seq = static_cast<uint64_t>(st.ColumnInt(1));
+        entry->gen = st.ColumnInt(2);
+        entry->saved_seq = entry->seq;
+        entry->saved = true;
       }
     }
     if (!entry) {
       ASSIGN_OR_RETURN(entry, NewLearner((*a)->learner));
     }
+    entry->config = LearnerConfig(**a);
     RETURN_IF_ERROR(ReplayLearner(sandbox, **a, entry.get()));
     learners[{sandbox, name}] = entry;
   }
@@ -903,8 +1033,9 @@ Status Delivery::Impl::LoadAll() {
     if (row) next_seq = static_cast<uint64_t>(st.ColumnInt(0));
   }
   ASSIGN_OR_RETURN(sqlite::Statement st,
-                   log->reader().Prepare("SELECT id, sandbox, activity, identity, experience, features, ts, expires "
-                                         "FROM decisions WHERE closed IS NULL ORDER BY ts"));
+                   log->reader().Prepare("SELECT id, sandbox, activity, identity, experience, features, ts, expires, "
+                                         "goal, default_reward, learner_gen FROM decisions WHERE closed IS NULL "
+                                         "ORDER BY ts"));
   std::vector<learning::HashedFeature> scratch;
   std::lock_guard<std::mutex> open_lock(open_mu);
   while (true) {
@@ -918,17 +1049,19 @@ Status Delivery::Impl::LoadAll() {
     od.experience = st.ColumnText(4);
     od.ts = st.ColumnInt(6);
     od.expires = st.ColumnInt(7);
+    // The reward rules in force when it was decided.
+    od.goal = st.ColumnIsNull(8) ? "" : st.ColumnText(8);
+    od.default_reward = st.ColumnIsNull(9) ? 0.0 : st.ColumnDouble(9);
+    od.learner_gen = st.ColumnIsNull(10) ? 0 : st.ColumnInt(10);
     auto sb = sandboxes.find(od.sandbox);
     std::shared_ptr<const Activity> a;
     if (sb != sandboxes.end()) {
       if (auto it = sb->second.activities.find(od.activity); it != sb->second.activities.end()) a = it->second;
     }
     if (a) {
-      od.default_reward = a->default_reward;
-      od.goal = a->goal;
       const int idx = a->ExperienceIndex(od.experience);
       auto le = learners.find({od.sandbox, od.activity});
-      if (idx >= 0 && le != learners.end()) {
+      if (idx >= 0 && le != learners.end() && le->second->gen == od.learner_gen) {
         auto base = ParseFeaturesJson(st.ColumnText(5));
         if (base.ok()) {
           SelectFeatures(a->feature_paths, &*base);
@@ -1151,14 +1284,16 @@ Status Delivery::Load() {
     std::lock_guard<std::mutex> lock(impl_->mu);
     RETURN_IF_ERROR(impl_->LoadAll());
   }
+  impl_->loaded.store(true, std::memory_order_release);
   impl_->background = std::thread([this] { impl_->BackgroundLoop(); });
   return OkStatus();
 }
 
 StatusOr<std::string> Delivery::PutActivity(const std::string& sandbox, const std::string& name,
                                             std::string_view body, bool* created) {
+  RETURN_IF_ERROR(impl_->Ready());
+  std::lock_guard<std::mutex> defs(impl_->defs_mu);
   std::shared_ptr<const Activity> a;
-  std::shared_ptr<LearnerEntry> new_learner;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     ASSIGN_OR_RETURN(a, ParseActivity(name, body, impl_->ResolverLocked(sandbox)));
@@ -1174,6 +1309,8 @@ StatusOr<std::string> Delivery::PutActivity(const std::string& sandbox, const st
   }
   const int64_t now = impl_->Now();
   int64_t created_ts = now;
+  const LearnerEntry::Config config = LearnerConfig(*a);
+  bool needs_learner = false;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     auto& sb = impl_->sandboxes[sandbox];
@@ -1182,11 +1319,17 @@ StatusOr<std::string> Delivery::PutActivity(const std::string& sandbox, const st
     if (!*created) created_ts = it->second.first;
     if (a->strategy == StrategyType::kBandit) {
       auto le = impl_->learners.find({sandbox, name});
-      if (le == impl_->learners.end() || !SameLearnerOptions(le->second->learner->options(), a->learner)) {
-        ASSIGN_OR_RETURN(new_learner, impl_->NewLearner(a->learner));
-      }
+      needs_learner = le == impl_->learners.end() || !Compatible(le->second->config, config);
     }
   }
+  std::shared_ptr<LearnerEntry> new_learner;
+  if (needs_learner) {  // allocated outside the locks: a large table takes a while to zero
+    ASSIGN_OR_RETURN(new_learner, impl_->NewLearner(a->learner));
+    new_learner->config = config;
+  }
+  // Stored and installed on the writer thread, between closes: every close
+  // queued before teaches the previous learner, every close after the new one,
+  // and a restart replays exactly the closes after the new learner's seq.
   Status stored = impl_->log->SubmitAndWait([&](DecisionLog::Writer& w) -> Status {
     ASSIGN_OR_RETURN(sqlite::Statement * st, w.Statement("INSERT OR REPLACE INTO activities (sandbox, name, body, "
                                                          "created, updated) VALUES (?,?,?,?,?)"));
@@ -1197,37 +1340,39 @@ StatusOr<std::string> Delivery::PutActivity(const std::string& sandbox, const st
       del->Bind(1, sandbox).Bind(2, name);
       RETURN_IF_ERROR(del->Run());
     } else if (new_learner) {
-      // The new learner starts after every close logged so far (this runs on
-      // the writer thread, so all of those are already queued before it), and
-      // its empty snapshot records that: a restart must not replay the
-      // closes of a previous learner or of the activity's split/model days.
       {
         std::lock_guard<std::mutex> open_lock(impl_->open_mu);
         new_learner->seq = impl_->next_seq;
       }
       ASSIGN_OR_RETURN(sqlite::Statement * snap,
-                       w.Statement("INSERT OR REPLACE INTO learners (sandbox, activity, snapshot, seq, saved) "
-                                   "VALUES (?,?,?,?,?)"));
+                       w.Statement("INSERT OR REPLACE INTO learners (sandbox, activity, snapshot, seq, saved, gen) "
+                                   "VALUES (?,?,?,?,?,?)"));
       snap->Bind(1, sandbox).Bind(2, name).BindBlob(3, new_learner->learner->SaveSnapshot());
-      snap->Bind(4, static_cast<int64_t>(new_learner->seq)).Bind(5, now);
+      snap->Bind(4, static_cast<int64_t>(new_learner->seq)).Bind(5, now).Bind(6, new_learner->gen);
       RETURN_IF_ERROR(snap->Run());
+      new_learner->saved_seq = new_learner->seq;
+      new_learner->saved = true;
     }
-    return OkStatus();
-  });
-  if (!stored.ok()) return stored;
-  {
     std::lock_guard<std::mutex> lock(impl_->mu);
     auto& sb = impl_->sandboxes[sandbox];
     sb.activities[name] = a;
     sb.times[name] = {created_ts, now};
-    // Closes after new_learner->seq (set when its snapshot was stored) teach it.
-    if (new_learner) impl_->learners[{sandbox, name}] = new_learner;
+    if (new_learner) {
+      impl_->learners[{sandbox, name}] = new_learner;
+    } else if (auto le = impl_->learners.find({sandbox, name}); le != impl_->learners.end()) {
+      // Kept: remember removed experiences' features too, so re-adding one
+      // with other features is caught.
+      for (auto& [id, features] : config.arms) le->second->config.arms[id] = features;
+    }
     if (a->strategy != StrategyType::kBandit) impl_->learners.erase({sandbox, name});
-  }
+    return OkStatus();
+  });
+  if (!stored.ok()) return stored;
   return GetActivity(sandbox, name);
 }
 
 StatusOr<std::string> Delivery::GetActivity(const std::string& sandbox, const std::string& name) const {
+  RETURN_IF_ERROR(impl_->Ready());
   std::lock_guard<std::mutex> lock(impl_->mu);
   auto sb = impl_->sandboxes.find(sandbox);
   if (sb == impl_->sandboxes.end() || !sb->second.activities.count(name)) {
@@ -1255,6 +1400,7 @@ StatusOr<std::string> Delivery::GetActivity(const std::string& sandbox, const st
 }
 
 StatusOr<std::string> Delivery::ListActivities(const std::string& sandbox) const {
+  RETURN_IF_ERROR(impl_->Ready());
   std::vector<std::string> names;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
@@ -1275,6 +1421,8 @@ StatusOr<std::string> Delivery::ListActivities(const std::string& sandbox) const
 }
 
 Status Delivery::DeleteActivity(const std::string& sandbox, const std::string& name) {
+  RETURN_IF_ERROR(impl_->Ready());
+  std::lock_guard<std::mutex> defs(impl_->defs_mu);
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     auto sb = impl_->sandboxes.find(sandbox);
@@ -1282,54 +1430,52 @@ Status Delivery::DeleteActivity(const std::string& sandbox, const std::string& n
       return NotFoundError("activity '" + name + "' does not exist in sandbox '" + sandbox + "'");
     }
   }
-  Status stored = impl_->log->SubmitAndWait([&](DecisionLog::Writer& w) -> Status {
+  // Removed on the writer thread too, so no later snapshot op writes the
+  // learner back.
+  return impl_->log->SubmitAndWait([&](DecisionLog::Writer& w) -> Status {
     for (const char* sql : {"DELETE FROM activities WHERE sandbox = ? AND name = ?",
                             "DELETE FROM learners WHERE sandbox = ? AND activity = ?"}) {
       ASSIGN_OR_RETURN(sqlite::Statement * st, w.Statement(sql));
       st->Bind(1, sandbox).Bind(2, name);
       RETURN_IF_ERROR(st->Run());
     }
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    auto& sb = impl_->sandboxes[sandbox];
+    sb.activities.erase(name);
+    sb.times.erase(name);
+    impl_->learners.erase({sandbox, name});
     return OkStatus();
   });
-  if (!stored.ok()) return stored;
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  auto& sb = impl_->sandboxes[sandbox];
-  sb.activities.erase(name);
-  sb.times.erase(name);
-  impl_->learners.erase({sandbox, name});
-  return OkStatus();
 }
 
 StatusOr<std::string> Delivery::PutSegment(const std::string& sandbox, const std::string& name, std::string_view body,
                                            bool* created) {
+  RETURN_IF_ERROR(impl_->Ready());
+  std::lock_guard<std::mutex> defs(impl_->defs_mu);
   std::string condition;
+  std::map<std::string, std::shared_ptr<const Activity>> recompiled;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
-    auto& sb = impl_->sandboxes[sandbox];
-    *created = !sb.segments.count(name);
+    const SandboxState* sb = nullptr;
+    if (auto it = impl_->sandboxes.find(sandbox); it != impl_->sandboxes.end()) sb = &it->second;
+    *created = sb == nullptr || !sb->segments.count(name);
     ASSIGN_OR_RETURN(condition, ParseSegment(name, body, impl_->ResolverLocked(sandbox)));
-    // Every activity that uses the segment must still compile with the new body.
-    SegmentEntry previous;
-    if (!*created) previous = sb.segments[name];
-    sb.segments[name] = SegmentEntry{std::string(body), condition};
-    Status check;
-    std::map<std::string, std::shared_ptr<const Activity>> recompiled;
-    for (const auto& [an, a] : sb.activities) {
-      const auto& used = a->audience.segments();
-      if (std::find(used.begin(), used.end(), name) == used.end()) continue;
-      auto r = ParseActivity(an, a->json, impl_->ResolverLocked(sandbox));
-      if (!r.ok()) {
-        check = r.status().WithPrefix("activity '" + an + "' uses segment '" + name + "'");
-        break;
+    // Every activity that uses the segment must still compile with the new
+    // body; nothing changes until it is stored.
+    const SegmentResolver base = impl_->ResolverLocked(sandbox);
+    const SegmentResolver with_new = [&](std::string_view n) -> StatusOr<std::string> {
+      if (n == name) return condition;
+      return base(n);
+    };
+    if (sb != nullptr) {
+      for (const auto& [an, a] : sb->activities) {
+        const auto& used = a->audience.segments();
+        if (std::find(used.begin(), used.end(), name) == used.end()) continue;
+        auto r = ParseActivity(an, a->json, with_new);
+        if (!r.ok()) return r.status().WithPrefix("activity '" + an + "' uses segment '" + name + "'");
+        recompiled[an] = *r;
       }
-      recompiled[an] = *r;
     }
-    if (!check.ok()) {
-      if (*created) sb.segments.erase(name);
-      else sb.segments[name] = previous;
-      return check;
-    }
-    for (auto& [an, a] : recompiled) sb.activities[an] = a;
   }
   Status stored = impl_->log->SubmitAndWait([&](DecisionLog::Writer& w) -> Status {
     ASSIGN_OR_RETURN(sqlite::Statement * st, w.Statement("INSERT OR REPLACE INTO segments (sandbox, name, body, "
@@ -1338,10 +1484,17 @@ StatusOr<std::string> Delivery::PutSegment(const std::string& sandbox, const std
     return st->Run();
   });
   if (!stored.ok()) return stored;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    auto& sb = impl_->sandboxes[sandbox];
+    sb.segments[name] = SegmentEntry{std::string(body), condition};
+    for (auto& [an, a] : recompiled) sb.activities[an] = a;
+  }
   return GetSegment(sandbox, name);
 }
 
 StatusOr<std::string> Delivery::GetSegment(const std::string& sandbox, const std::string& name) const {
+  RETURN_IF_ERROR(impl_->Ready());
   std::lock_guard<std::mutex> lock(impl_->mu);
   auto sb = impl_->sandboxes.find(sandbox);
   if (sb == impl_->sandboxes.end() || !sb->second.segments.count(name)) {
@@ -1366,6 +1519,7 @@ StatusOr<std::string> Delivery::GetSegment(const std::string& sandbox, const std
 }
 
 StatusOr<std::string> Delivery::ListSegments(const std::string& sandbox) const {
+  RETURN_IF_ERROR(impl_->Ready());
   std::vector<std::string> names;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
@@ -1386,6 +1540,8 @@ StatusOr<std::string> Delivery::ListSegments(const std::string& sandbox) const {
 }
 
 Status Delivery::DeleteSegment(const std::string& sandbox, const std::string& name) {
+  RETURN_IF_ERROR(impl_->Ready());
+  std::lock_guard<std::mutex> defs(impl_->defs_mu);
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     auto sb = impl_->sandboxes.find(sandbox);
@@ -1423,11 +1579,13 @@ Status Delivery::DeleteSegment(const std::string& sandbox, const std::string& na
 
 void Delivery::Decide(const std::string& sandbox, std::string_view body,
                       std::function<void(StatusOr<std::string>)> done) {
+  if (Status s = impl_->Ready(); !s.ok()) return done(s);
   impl_->Decide(sandbox, body, false, std::move(done));
 }
 
 void Delivery::Feedback(const std::string& sandbox, std::string_view body,
                         std::function<void(StatusOr<std::string>)> done) {
+  if (Status s = impl_->Ready(); !s.ok()) return done(s);
   impl_->Feedback(sandbox, body, std::move(done));
 }
 
@@ -1451,14 +1609,17 @@ StatusOr<std::string> Delivery::FeedbackAndWait(const std::string& sandbox, std:
 }
 
 StatusOr<std::string> Delivery::DecideDryRun(const std::string& sandbox, std::string_view body) {
+  RETURN_IF_ERROR(impl_->Ready());
   return Wait([&](auto done) { impl_->Decide(sandbox, body, true, std::move(done)); });
 }
 
 StatusOr<std::string> Delivery::Report(const std::string& sandbox, const std::string& name) const {
+  RETURN_IF_ERROR(impl_->Ready());
   return impl_->Report(sandbox, name);
 }
 
 StatusOr<std::string> Delivery::LearnerJson(const std::string& sandbox, const std::string& name) const {
+  RETURN_IF_ERROR(impl_->Ready());
   auto a = impl_->FindActivity(sandbox, name);
   if (!a) return NotFoundError("activity '" + name + "' does not exist in sandbox '" + sandbox + "'");
   auto entry = impl_->Learner(sandbox, name);

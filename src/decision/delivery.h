@@ -66,7 +66,7 @@ struct DeliveryOptions {
   int64_t publish_interval_ms = 50;     // learner weights made visible at least this often
   int64_t sweep_interval_ms = 200;      // decisions past their window closed this often
   int64_t snapshot_interval_ms = 10'000;
-  size_t max_open_decisions = 2'000'000;  // beyond: the oldest are closed with their default reward
+  size_t max_open_decisions = 1'000'000;  // beyond: the oldest are closed with their default reward
   size_t max_group = 4096;                // writes per group commit
   size_t report_log_limit = 200'000;      // most recent closed decisions used by off-policy estimates
 };

@@ -42,12 +42,13 @@ void ApiServer::HandleIngest(Request& req, Response& resp, ThreadState&) {
   const std::string_view type = req.Header(http::field::content_type);
   const bool ndjson = type.find("ndjson") != std::string_view::npos || type.find("jsonl") != std::string_view::npos ||
                       type.find("json-seq") != std::string_view::npos;
-  auto completer = req.deferrer->Defer();
+  auto completer = DeferResponse(req);
   Response* out = &resp;
   data_->Ingest(std::string(req.sandbox), std::string(req.param(0)), req.body, ndjson,
-                [completer, out](StatusOr<data::IngestResult> result) {
+                [this, completer, out](StatusOr<data::IngestResult> result) {
                   if (!result.ok()) out->SetError(result.status());
                   else out->SetJson(200, result->ToJson());
+                  CountResponse(out->status);
                   completer->Complete();
                 });
 }

@@ -11,13 +11,14 @@ namespace rtml::server {
 
 namespace {
 
-void Deferred(Request& req, Response& resp,
+void Deferred(ApiServer* api, Request& req, Response& resp,
               const std::function<void(std::function<void(StatusOr<std::string>)>)>& call) {
-  auto completer = req.deferrer->Defer();
+  auto completer = DeferResponse(req);
   Response* out = &resp;
-  call([completer, out](StatusOr<std::string> result) {
+  call([api, completer, out](StatusOr<std::string> result) {
     if (!result.ok()) out->SetError(result.status());
     else out->SetJson(200, std::move(*result));
+    api->CountResponse(out->status);
     completer->Complete();
   });
 }
@@ -74,12 +75,12 @@ void ApiServer::HandleDeleteSegment(Request& req, Response& resp, ThreadState&) 
 
 void ApiServer::HandleDecide(Request& req, Response& resp, ThreadState&) {
   const std::string sandbox(req.sandbox);
-  Deferred(req, resp, [&](auto done) { delivery_->Decide(sandbox, *req.body, std::move(done)); });
+  Deferred(this, req, resp, [&](auto done) { delivery_->Decide(sandbox, *req.body, std::move(done)); });
 }
 
 void ApiServer::HandleFeedback(Request& req, Response& resp, ThreadState&) {
   const std::string sandbox(req.sandbox);
-  Deferred(req, resp, [&](auto done) { delivery_->Feedback(sandbox, *req.body, std::move(done)); });
+  Deferred(this, req, resp, [&](auto done) { delivery_->Feedback(sandbox, *req.body, std::move(done)); });
 }
 
 }  // namespace rtml::server

@@ -227,7 +227,11 @@ void ApiServer::Handle(Request& req, Response& resp, int thread) {
   }
   (this->*route->fn)(req, resp, ts);
   if (counted) inflight_inference_.fetch_sub(1, std::memory_order_relaxed);
-  const int cls = resp.status / 100;
+  if (!req.deferred) CountResponse(resp.status);
+}
+
+void ApiServer::CountResponse(int status) {
+  const int cls = status / 100;
   responses_by_class_[cls >= 0 && cls < 6 ? cls : 5].fetch_add(1, std::memory_order_relaxed);
 }
 

@@ -52,6 +52,8 @@ class ApiServer final : public HttpHandler {
   bool IsBlocking(const Request& req) const override;
   void Handle(Request& req, Response& resp, int thread) override;
   void OnRejected(int status) override;
+  // Counts a response by status class (deferred responses, when completed).
+  void CountResponse(int status);
 
   void set_ready(bool ready) { ready_.store(ready, std::memory_order_release); }
   void set_http_server(const HttpServer* http) { http_ = http; }

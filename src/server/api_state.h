@@ -40,6 +40,14 @@ struct ApiServer::ThreadState {
   std::vector<engine::Tensor> pipeline_outputs;
 };
 
+// Turns the current response into a deferred one (see Deferrer). The status
+// class is then counted by the completion (ApiServer::CountResponse), not by
+// Handle, which must not read a response another thread may be writing.
+inline std::shared_ptr<ResponseCompleter> DeferResponse(Request& req) {
+  req.deferred = true;
+  return req.deferrer->Defer();
+}
+
 // Writes a handler's JSON result (status from `ok_status()`) or its error.
 template <typename F>
 void Reply(Response& resp, StatusOr<std::string> result, F&& ok_status) {

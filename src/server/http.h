@@ -51,6 +51,7 @@ struct Request {
   // Set by the auth layer before the handler runs.
   const Principal* principal = nullptr;
   Deferrer* deferrer = nullptr;
+  bool deferred = false;  // set by DeferResponse: the handler answers later
   std::string_view sandbox;
 
   std::string_view Header(http::field f) const;

@@ -313,11 +313,11 @@ TEST(ParseActivity, EveryErrorNamesTheField) {
       {WithStrategy(R"({"type": "bandit", "learner": {"beta": 0, "l2": 0}})"),
        "strategy.learner: beta and l2 must not both be 0 (the first weight would divide by 0)"},
       {WithStrategy(R"({"type": "bandit", "learner": {"bits": 12.5}})"), "strategy.learner.bits: must be an integer"},
-      {WithStrategy(R"({"type": "bandit", "learner": {"bits": 40}})"), "strategy.learner: bits must be in [10, 26], got 40"},
-      {WithStrategy(R"({"type": "bandit", "learner": {"bits": 9}})"), "strategy.learner: bits must be in [10, 26], got 9"},
+      {WithStrategy(R"({"type": "bandit", "learner": {"bits": 40}})"), "strategy.learner: bits must be in [10, 22], got 40"},
+      {WithStrategy(R"({"type": "bandit", "learner": {"bits": 9}})"), "strategy.learner: bits must be in [10, 22], got 9"},
       // 2^32 + 20 must not wrap around to a valid 20.
       {WithStrategy(R"({"type": "bandit", "learner": {"bits": 4294967316}})"),
-       "strategy.learner: bits must be in [10, 26], got 4294967316"},
+       "strategy.learner: bits must be in [10, 22], got 4294967316"},
       // goal, priority, reward window, default reward
       {WithStrategy(R"({"type": "split"})", R"(, "goal": "")"),
        R"(goal: must be a non-empty event type such as "commerce.purchase")"},
@@ -406,6 +406,26 @@ TEST(ParseSegment, ASegmentCannotReferenceItself) {
                              Segments({{"a", R"({"$segment": "b"})"}, {"b", R"({"context.x": 1})"}}));
   ASSERT_FALSE(mutual.ok());
   EXPECT_THAT(mutual.status().message(), HasSubstr("cycle"));
+}
+
+TEST(ParseActivity, DeepNestingIsRefusedBeforeAnythingWalksIt) {
+  // A million nested arrays in an experience's content: refused while parsing
+  // (recursive serialization of such a value would overflow the stack).
+  const std::string deep = std::string(1'000'000, '[') + std::string(1'000'000, ']');
+  auto r = ParseActivity("x", R"({"experiences": [{"id": "a", "content": {"v": )" + deep +
+                                  R"(}}], "strategy": {"type": "split"}})",
+                         nullptr);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "request body: nested deeper than 64 levels");
+  auto seg = ParseSegment("s", R"({"condition": {"context.a": )" + deep + "}}", nullptr);
+  ASSERT_FALSE(seg.ok());
+  EXPECT_EQ(seg.status().message(), "request body: nested deeper than 64 levels");
+  // 60 levels are fine.
+  const std::string ok = std::string(60, '[') + std::string(60, ']');
+  EXPECT_TRUE(ParseActivity("x", R"({"experiences": [{"id": "a", "content": {"v": )" + ok +
+                                     R"(}}], "strategy": {"type": "split"}})",
+                            nullptr)
+                  .ok());
 }
 
 }  // namespace

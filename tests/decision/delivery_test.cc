@@ -584,7 +584,7 @@ TEST_F(DeliveryTest, DecideErrors) {
       {R"({"activity": "hero", "identity": "ECID:)" + std::string(600, '9') + "\"}", StatusCode::kInvalidArgument,
        R"(identity: expected "NS:ID" (e.g. "ECID:123"), got 'ECID:)" + std::string(59, '9') + "'"},
       {R"({"activity": "hero", "identity": 12})", StatusCode::kInvalidArgument, R"(identity: must be a string "NS:ID")"},
-      {R"({"activity": 1, "identity": "ECID:1"})", StatusCode::kInvalidArgument, "activity: must be a string"},
+      {R"({"activity": 1, "identity": "ECID:1"})", StatusCode::kInvalidArgument, "activity: must be a non-empty string (omit it to decide every activity)"},
       {R"({"identity": "ECID:1", "context": [1]})", StatusCode::kInvalidArgument, "context: must be an object"},
       {R"({"identity": "ECID:1", "profile": {}})", StatusCode::kInvalidArgument,
        "unknown field 'profile' (expected: activity, identity, context)"},
@@ -1053,6 +1053,71 @@ TEST_F(DeliveryTest, ANewLearnerDoesNotLearnFromDecisionsBeforeIt) {
   Play(this, d_.get(), 2, 80, 0);
   Put("bandit", Bandit(R"(, "priority": 3)"));
   EXPECT_EQ(Learner("bandit")["updates"], 2);
+}
+
+TEST_F(DeliveryTest, DecisionsOfAReplacedLearnerDoNotTeachItsSuccessor) {
+  Put("bandit", Bandit());
+  // Two decisions scored by the first learner stay open across the change.
+  std::vector<std::string> open = Play(this, d_.get(), 2, 0, 2);
+  ASSERT_EQ(open.size(), 2u);
+  Put("bandit", Bandit().replace(Bandit().find("\"alpha\": 0.5"), 12, "\"alpha\": 0.3"));
+  for (const std::string& id : open) Feedback(id, 1);
+  EXPECT_EQ(Learner("bandit")["updates"], 0);  // live
+  TempDir crash;
+  auto copy = CrashCopy(crash);
+  ASSERT_NE(copy, nullptr);
+  EXPECT_EQ(Learner("bandit", copy.get())["updates"], 0);  // replay agrees
+  // Decisions of the new learner teach it, live and on replay.
+  Play(this, d_.get(), 3, 10, 0);
+  EXPECT_EQ(Learner("bandit")["updates"], 3);
+  TempDir crash2;
+  auto copy2 = CrashCopy(crash2);
+  ASSERT_NE(copy2, nullptr);
+  EXPECT_EQ(Learner("bandit", copy2.get())["updates"], 3);
+}
+
+TEST_F(DeliveryTest, ChangingExperienceFeaturesStartsANewLearner) {
+  Put("bandit", Bandit());
+  Play(this, d_.get(), 3, 0, 0);
+  EXPECT_EQ(Learner("bandit")["updates"], 3);
+  std::string changed = Bandit();
+  changed.replace(changed.find("\"price\": 2"), 10, "\"price\": 9");
+  Put("bandit", changed);
+  EXPECT_EQ(Learner("bandit")["updates"], 0);
+  // Adding an experience keeps what was learned about the others.
+  Play(this, d_.get(), 2, 20, 0);
+  std::string more = changed;
+  more.replace(more.find("]"), 1, R"(, {"id": "c", "features": {"price": 4}}])");
+  Put("bandit", more);
+  EXPECT_EQ(Learner("bandit")["updates"], 2);
+}
+
+TEST_F(DeliveryTest, OneBrokenActivityDoesNotStopTheOthers) {
+  Put("ok", R"({"experiences": [{"id": "x"}], "strategy": {"type": "split"}})");
+  Put("rank", R"({"experiences": [{"id": "a"}], "strategy": {"type": "model", "service": "broken"}, "priority": 9})");
+  json r = Decide({{"identity", "ECID:1"}});
+  ASSERT_EQ(r["decisions"].size(), 1u);
+  EXPECT_EQ(r["decisions"][0]["activity"], "ok");
+  ASSERT_EQ(r["errors"].size(), 1u);
+  EXPECT_EQ(r["errors"][0]["activity"], "rank");
+  EXPECT_EQ(r["errors"][0]["code"], "UNAVAILABLE");
+  EXPECT_THAT(r["errors"][0]["error"].get<std::string>(), HasSubstr("service 'broken' is not ready"));
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM decisions"), 1);
+}
+
+TEST_F(DeliveryTest, NothingIsServedBeforeLoad) {
+  auto d = Delivery::Open(options_, nullptr, &scorer_);
+  ASSERT_TRUE(d.ok());
+  auto r = (*d)->DecideAndWait("prod", R"({"identity": "ECID:1"})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  bool created = false;
+  EXPECT_EQ((*d)->PutActivity("prod", "x", R"({"experiences": [{"id": "a"}], "strategy": {"type": "split"}})",
+                              &created).status().code(),
+            StatusCode::kUnavailable);
+  EXPECT_EQ((*d)->Report("prod", "x").status().code(), StatusCode::kUnavailable);
+  ASSERT_TRUE((*d)->Load().ok());
+  EXPECT_TRUE((*d)->DecideAndWait("prod", R"({"identity": "ECID:1"})").ok());
 }
 
 // ---------------------------------------------------------------- report ---

@@ -537,6 +537,12 @@ class TestDeliveryBadInput(unittest.TestCase):
                 r = srv.request("PUT", "/v1/activities/x", body)
                 assert_error(self, r, 400, fragment)
             assert_error(self, srv.request("PUT", "/v1/activities/x", "{not json"), 400, "malformed JSON")
+            deep = "[" * 200_000 + "]" * 200_000
+            assert_error(self, srv.request("PUT", "/v1/activities/x",
+                                           '{"experiences": [{"id": "a", "content": {"v": %s}}], '
+                                           '"strategy": {"type": "split"}}' % deep), 400, "nested deeper than 64")
+            assert_error(self, srv.request("PUT", "/v1/segments/s", '{"condition": {"context.a": %s}}' % deep), 400,
+                         "nested deeper than 64")
             ok(self, srv.request("PUT", "/v1/activities/x", {"experiences": exps, "strategy": {"type": "split"}}))
             for body, status, fragment in [
                 ({"activity": "x"}, 400, "identity: required"),
@@ -544,6 +550,7 @@ class TestDeliveryBadInput(unittest.TestCase):
                 ({"activity": "x", "identity": "a:b", "context": [1]}, 400, "context: must be an object"),
                 ({"activity": "x", "identity": "a:b", "ctx": {}}, 400, "unknown field 'ctx'"),
                 ({"activity": "nope", "identity": "a:b"}, 404, "activity 'nope' does not exist"),
+                ({"activity": "", "identity": "a:b"}, 400, "activity: must be a non-empty string"),
             ]:
                 assert_error(self, srv.request("POST", "/v1/decisions", body), status, fragment)
             d = ok(self, srv.request("POST", "/v1/decisions", {"activity": "x", "identity": "a:b"}))
