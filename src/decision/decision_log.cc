@@ -82,11 +82,17 @@ DecisionLog::~DecisionLog() {
   thread_.join();
 }
 
-void DecisionLog::Submit(Op op, Done done) {
+void DecisionLog::Submit(Op op, Done done) { Enqueue(Item{std::move(op), std::move(done), true}); }
+
+void DecisionLog::SubmitSingleStatement(Op op, Done done) {
+  Enqueue(Item{std::move(op), std::move(done), false});
+}
+
+void DecisionLog::Enqueue(Item item) {
   bool wake;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    queue_.push_back(Item{std::move(op), std::move(done)});
+    queue_.push_back(std::move(item));
     wake = writer_idle_;  // a busy writer takes the queue when its commit ends
   }
   if (wake) cv_.notify_one();
@@ -111,13 +117,14 @@ uint64_t DecisionLog::ops() const {
 
 // One operation inside the group's transaction, in its own savepoint: a
 // failing operation leaves none of its writes behind, the others commit.
-Status DecisionLog::RunOne(const Op& op) {
+Status DecisionLog::RunOne(const Item& item) {
+  if (!item.savepoint) return item.op(writer_);
   auto step = [&](const char* sql) -> Status {
     ASSIGN_OR_RETURN(sqlite::Statement * st, writer_.Statement(sql));
     return st->Run();
   };
   RETURN_IF_ERROR(step("SAVEPOINT op"));
-  Status s = op(writer_);
+  Status s = item.op(writer_);
   if (!s.ok()) step("ROLLBACK TO op").IgnoreError();
   Status released = step("RELEASE op");
   return s.ok() ? released : s;
@@ -144,7 +151,7 @@ void DecisionLog::Loop() {
       sqlite::Transaction txn(writer_db_.get());
       commit = txn.status();
       if (commit.ok()) {
-        for (size_t i = 0; i < group.size(); ++i) results[i] = RunOne(group[i].op);
+        for (size_t i = 0; i < group.size(); ++i) results[i] = RunOne(group[i]);
         commit = txn.Commit();
       }
     }

@@ -43,6 +43,9 @@ class DecisionLog {
   DecisionLog& operator=(const DecisionLog&) = delete;
 
   void Submit(Op op, Done done);
+  // For an operation of one SQL statement, which SQLite already applies
+  // atomically: no savepoint around it (the decision insert, the hot path).
+  void SubmitSingleStatement(Op op, Done done);
   Status SubmitAndWait(Op op);
 
   sqlite::Database& reader() { return *reader_; }
@@ -57,13 +60,15 @@ class DecisionLog {
  private:
   DecisionLog(std::unique_ptr<sqlite::Database> writer, std::unique_ptr<sqlite::Database> reader,
               std::unique_ptr<sqlite::Database> lookup, size_t max_group);
-  void Loop();
-  Status RunOne(const Op& op);
-
   struct Item {
     Op op;
     Done done;
+    bool savepoint = true;
   };
+  void Loop();
+  void Enqueue(Item item);
+  Status RunOne(const Item& item);
+
   std::unique_ptr<sqlite::Database> writer_db_;
   std::unique_ptr<sqlite::Database> reader_;
   std::mutex reader_mu_;

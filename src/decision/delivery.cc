@@ -13,6 +13,7 @@
 #include <random>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "common/histogram.h"
 #include "common/json_writer.h"
@@ -158,7 +159,6 @@ struct OpenDecision {
   std::vector<learning::HashedFeature> x;  // bandit: the chosen experience's vector
   int64_t learner_gen = 0;                 // bandit: the learner that scored it
   std::multimap<int64_t, std::string>::iterator by_expiry;
-  std::multimap<std::string, std::string>::iterator by_identity;
 };
 
 // What one decision produced, before it is logged.
@@ -191,7 +191,9 @@ struct Delivery::Impl {
 
   std::mutex open_mu;
   std::unordered_map<std::string, OpenDecision> open;
-  std::multimap<std::string, std::string> open_by_identity;  // erase by iterator is O(1)
+  // "sandbox\nidentity" -> its open decisions (a set: O(1) removal however
+  // many one identity has).
+  std::unordered_map<std::string, std::unordered_set<std::string>> open_by_identity;
   std::multimap<int64_t, std::string> open_by_expiry;
   uint64_t next_seq = 0;  // guarded by open_mu
   // Recently closed decisions (reward, reason), so feedback racing a close
@@ -635,7 +637,7 @@ struct Delivery::Impl {
       // the commit still finds it; the close is queued after the insert.
       std::lock_guard<std::mutex> lock(open_mu);
       Open(std::move(od));
-      log->Submit(std::move(op), std::move(on_done));
+      log->SubmitSingleStatement(std::move(op), std::move(on_done));
     }
   }
 
@@ -648,7 +650,14 @@ struct Delivery::Impl {
     auto [it, inserted] = open.emplace(id, std::move(od));
     if (!inserted) return;
     it->second.by_expiry = open_by_expiry.emplace(it->second.expires, id);
-    it->second.by_identity = open_by_identity.emplace(IdentityKey(it->second.sandbox, it->second.identity), id);
+    open_by_identity[IdentityKey(it->second.sandbox, it->second.identity)].insert(id);
+  }
+
+  void Unindex(const OpenDecision& od) {  // requires open_mu
+    auto it = open_by_identity.find(IdentityKey(od.sandbox, od.identity));
+    if (it == open_by_identity.end()) return;
+    it->second.erase(od.id);
+    if (it->second.empty()) open_by_identity.erase(it);
   }
 
   // Drops an open decision without closing it. Requires open_mu.
@@ -656,7 +665,7 @@ struct Delivery::Impl {
     auto it = open.find(id);
     if (it == open.end()) return;
     open_by_expiry.erase(it->second.by_expiry);
-    open_by_identity.erase(it->second.by_identity);
+    Unindex(it->second);
     open.erase(it);
   }
 
@@ -668,7 +677,7 @@ struct Delivery::Impl {
     if (it == open.end()) return;
     OpenDecision od = std::move(it->second);
     open_by_expiry.erase(od.by_expiry);
-    open_by_identity.erase(od.by_identity);
+    Unindex(od);
     open.erase(it);
     const double r = reward.value_or(od.default_reward);
     const uint64_t seq = ++next_seq;
@@ -832,10 +841,11 @@ struct Delivery::Impl {
   void OnEvent(const data::CommittedEvent& ev) {
     std::lock_guard<std::mutex> lock(open_mu);
     for (const std::string& identity : ev.identities) {
-      auto [lo, hi] = open_by_identity.equal_range(IdentityKey(ev.sandbox, identity));
+      auto ids = open_by_identity.find(IdentityKey(ev.sandbox, identity));
+      if (ids == open_by_identity.end()) continue;
       std::vector<std::string> hits;
-      for (auto it = lo; it != hi; ++it) {
-        const OpenDecision& od = open.at(it->second);
+      for (const std::string& open_id : ids->second) {
+        const OpenDecision& od = open.at(open_id);
         if (od.goal.empty() || od.goal != ev.event_type) continue;
         if (ev.timestamp_ms < od.ts - kEventSkewMs) continue;
         hits.push_back(od.id);
