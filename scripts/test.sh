@@ -17,7 +17,7 @@ if [[ "${RTML_SKIP_ASAN:-0}" != 1 ]]; then
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRTML_SANITIZE=ON -DRTML_WERROR=ON \
         -DRTML_BUILD_BENCH=OFF > /dev/null
   cmake --build build-asan -j"$JOBS" --target rtml_engine_tests rtml_model_tests rtml_data_tests rtml_training_tests rtml_pipeline_tests \
-    rtml_condition_tests rtml_learning_tests rtml_delivery_tests
+    rtml_condition_tests rtml_learning_tests rtml_delivery_tests rtml_fuzz_smoke
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j"$JOBS" -L unit
 fi

@@ -52,16 +52,21 @@ class JsonWriter {
     auto r = std::to_chars(buf, buf + sizeof buf, v);
     out_->append(buf, r.ptr);
   }
+  // Shortest round-trip form. From 2^63 up, always scientific: the plain form
+  // of e.g. -2^63 - 2048 is "-9223372036854777856", an integer that simdjson
+  // (and other int64 readers) reject as out of range.
   void AppendDouble(double v) {
     if (!std::isfinite(v)) { AppendNonFinite(v); return; }
     char buf[32];
-    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    auto r = std::fabs(v) < kMinScientific ? std::to_chars(buf, buf + sizeof buf, v)
+                                           : std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
     out_->append(buf, r.ptr);
   }
   void AppendFloat(float v) {
     if (!std::isfinite(v)) { AppendNonFinite(v); return; }
     char buf[32];
-    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    auto r = std::fabs(v) < kMinScientific ? std::to_chars(buf, buf + sizeof buf, v)
+                                           : std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
     out_->append(buf, r.ptr);
   }
 
@@ -72,6 +77,7 @@ class JsonWriter {
     if (!first_) out_->push_back(',');
     first_ = false;
   }
+  static constexpr double kMinScientific = 9223372036854775808.0;  // 2^63
   void AppendNonFinite(double v) {
     out_->append(std::isnan(v) ? "\"NaN\"" : (v > 0 ? "\"Infinity\"" : "\"-Infinity\""));
   }

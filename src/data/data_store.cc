@@ -40,7 +40,7 @@ StatusOr<json> ParseJsonObject(std::string_view body, std::initializer_list<std:
   json j;
   try {
     j = json::parse(body);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for 1e309
     std::string what = e.what();
     if (auto p = what.find("parse error"); p != std::string::npos) what = what.substr(p);
     return InvalidArgumentError("request body is not valid JSON: " + what);

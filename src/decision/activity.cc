@@ -197,7 +197,7 @@ StatusOr<json> ParseObject(std::string_view body, std::string_view what) {
   };
   try {
     j = json::parse(body, limit);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for 1e309
     return InvalidArgumentError("request body: malformed JSON (" + std::string(e.what()) + ")");
   }
   if (too_deep) {

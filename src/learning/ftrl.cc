@@ -23,6 +23,7 @@ constexpr double kLoglossClip = 1e-15;
 // Upper bounds of the options (generous; they only keep arithmetic finite).
 constexpr double kHuge = 1e12;
 constexpr double kHugeValue = 1e30;
+constexpr double kMinAlpha = 1e-12;
 
 bool InRange(double v, double lo, double hi, bool lo_open) {
   return std::isfinite(v) && (lo_open ? v > lo : v >= lo) && v <= hi;
@@ -103,6 +104,11 @@ FtrlOptions Sanitized(FtrlOptions o) {
 
 Status ValidateOptions(const FtrlOptions& o) {
   RETURN_IF_ERROR(CheckRange("alpha", o.alpha, 0, kHuge, true));
+  // Not just > 0: sigma = (...) / alpha overflows to inf for a subnormal alpha
+  // and inf * 0 then makes z (and every prediction) NaN.
+  if (o.alpha < kMinAlpha) {
+    return InvalidArgumentError("alpha must be at least " + Num(kMinAlpha) + ", got " + Num(o.alpha));
+  }
   RETURN_IF_ERROR(CheckRange("beta", o.beta, 0, kHuge, false));
   RETURN_IF_ERROR(CheckRange("l1", o.l1, 0, kHuge, false));
   RETURN_IF_ERROR(CheckRange("l2", o.l2, 0, kHuge, false));

@@ -59,7 +59,7 @@ StatusOr<Json> ParseDocument(std::string_view text) {
   RETURN_IF_ERROR(CheckDepth(text));
   try {
     return Json::parse(text.begin(), text.end());
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // parse_error, or out_of_range for 1e309
     std::string what = e.what();
     // "[json.exception.parse_error.101] parse error at line 1, column 2: ..." -> from "parse error".
     const size_t at = what.find("parse error");

@@ -151,6 +151,7 @@ TEST(FtrlOptionsTest, EachBadFieldIsNamed) {
   const Case cases[] = {
       {"alpha", [](FtrlOptions& o) { o.alpha = 0; }},
       {"alpha", [](FtrlOptions& o) { o.alpha = kNaN; }},
+      {"alpha", [](FtrlOptions& o) { o.alpha = 1e-310; }},  // subnormal: updates made NaN (fuzz)
       {"beta", [](FtrlOptions& o) { o.beta = -1; }},
       {"l1", [](FtrlOptions& o) { o.l1 = -0.1; }},
       {"l2", [](FtrlOptions& o) { o.l2 = kInf; }},

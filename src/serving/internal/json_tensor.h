@@ -23,14 +23,29 @@ inline Status JsonError(std::string_view where, simdjson::error_code e) {
 }
 
 // On-demand parsing only validates what it visits. This walks the whole
-// document once (structure, balanced brackets, nothing after the root value)
-// and rewinds it for the real pass.
+// document once (structure, balanced brackets, nothing after the root value),
+// checks its full grammar, and rewinds it for the real pass. The grammar check
+// matters: raw_json() only balances brackets, and find_field_unordered()
+// assumes (SIMDJSON_ASSUME, i.e. undefined behaviour) that an object it wraps
+// around in is well formed, e.g. not {"a":{"b":"1"x"2"},"c":...}.
+// The document must come from a buffer with SIMDJSON_PADDING spare bytes.
 inline Status ValidateDocument(od::document& doc, std::string_view where) {
   std::string_view raw;
   if (auto e = doc.raw_json().get(raw)) return JsonError(where, e);
   const char* rest = nullptr;
   if (!doc.current_location().get(rest)) {
     return InvalidArgumentError(std::string(where) + ": malformed JSON (unexpected content after the top-level value)");
+  }
+  // One DOM parser per thread; it keeps its buffers, so steady traffic does
+  // not allocate. raw lies inside the caller's padded buffer.
+  thread_local simdjson::dom::parser validator;
+  simdjson::dom::element root;
+  if (auto e = validator.parse(raw.data(), raw.size(), false).get(root)) {
+    if (e == simdjson::NUMBER_ERROR) {
+      return InvalidArgumentError(std::string(where) +
+                                  ": a number is malformed or outside the range of a double (e.g. 1e400)");
+    }
+    return JsonError(where, e);
   }
   doc.rewind();
   return OkStatus();
