@@ -34,22 +34,8 @@ for tool in wrk curl; do
   command -v "$tool" > /dev/null || { echo "$tool is not installed" >&2; exit 1; }
 done
 [[ -x $rtml ]] || { echo "$rtml missing: build first (cmake --build build --target rtml)" >&2; exit 1; }
-server_cpu=() wrk_cpu=()
-if [[ $pin == 1 ]] && command -v taskset > /dev/null && [[ $(nproc) -ge 2 ]]; then
-  server_cpu=(taskset -c 0) wrk_cpu=(taskset -c 1)
-fi
-
-tmp=$(mktemp -d /tmp/rtml-bench-decisions.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2> /dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2> /dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source bench/lib.sh
+bench_init rtml-bench-decisions  # pinning, $tmp, $pids, cleanup on exit
 
 # ---- the GBDT (10 features) as ONNX, the pipeline, the activities and the request bodies.
 /usr/bin/python3 - "$tmp" << 'PY'
@@ -103,10 +89,7 @@ port=$(free_port)
 base="http://127.0.0.1:$port"
 "${server_cpu[@]}" "$rtml" serve --data-dir "$tmp/data" --listen "127.0.0.1:$port" --threads 1 > "$tmp/rtml.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 1 200); do
-  [[ $(curl -s -o /dev/null -w '%{http_code}' "$base/v2/health/ready" || true) == 200 ]] && break
-  sleep 0.05
-done
+wait_http "$base/v2/health/ready"
 key=$(cat "$tmp/data/admin.key")
 auth="Authorization: Bearer $key"
 api() { local m=$1 p=$2; shift 2; curl -sf -H "$auth" -H 'Content-Type: application/json' -X "$m" "$base$p" "$@"; }

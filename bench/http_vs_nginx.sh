@@ -43,29 +43,8 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 if [[ ! -f "$models/manifest.json" ]]; then
   /usr/bin/python3 tests/models/gen_models.py "$models" > /dev/null
 fi
-server_cpu=() wrk_cpu=()
-if [[ $pin == 1 ]] && command -v taskset > /dev/null && [[ $(nproc) -ge 2 ]]; then
-  server_cpu=(taskset -c 0) wrk_cpu=(taskset -c 1)
-fi
-
-tmp=$(mktemp -d /tmp/rtml-bench-http.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2> /dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2> /dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() {  # URL: wait until it answers 200
-  for _ in $(seq 1 200); do
-    [[ $(curl -s -o /dev/null -w '%{http_code}' "$1" || true) == 200 ]] && return 0
-    sleep 0.05
-  done
-  echo "no 200 from $1" >&2; return 1
-}
+source bench/lib.sh
+bench_init rtml-bench-http  # pinning, $tmp, $pids, cleanup on exit
 
 # ---- rtml: one server thread, bench_linear32 deployed as service linear32.
 rport=$(free_port)

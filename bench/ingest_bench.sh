@@ -48,31 +48,16 @@ for tool in wrk curl; do
   command -v "$tool" > /dev/null || { echo "$tool is not installed" >&2; exit 1; }
 done
 [[ -x $rtml ]] || { echo "$rtml missing: build first (cmake --build build)" >&2; exit 1; }
-server_cpu=() wrk_cpu=()
-if [[ $pin == 1 ]] && command -v taskset > /dev/null && [[ $(nproc) -ge 2 ]]; then
-  server_cpu=(taskset -c 0) wrk_cpu=(taskset -c 1)
-fi
-
-tmp=$(mktemp -d /tmp/rtml-bench-ingest.XXXXXX)
-pid=
-cleanup() {
-  if [[ -n $pid ]]; then kill -TERM "$pid" 2> /dev/null || true; wait "$pid" 2> /dev/null || true; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source bench/lib.sh
+bench_init rtml-bench-ingest  # pinning, $tmp, $pids, cleanup on exit
 echo "load before: $(uptime)"
 
 port=$(free_port)
 "${server_cpu[@]}" "$rtml" serve --data-dir "$tmp/data" --listen "127.0.0.1:$port" --threads "$threads" \
   > "$tmp/rtml.log" 2>&1 &
+pids+=($!)
 pid=$!
-for _ in $(seq 1 200); do
-  [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v2/health/ready" || true) == 200 ]] && break
-  sleep 0.05
-done
+wait_http "http://127.0.0.1:$port/v2/health/ready"
 key=$(cat "$tmp/data/admin.key")
 base="http://127.0.0.1:$port"
 api() {  # METHOD PATH [BODY]: fails unless 2xx

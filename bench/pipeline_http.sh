@@ -45,29 +45,8 @@ for tool in wrk curl; do
   command -v "$tool" > /dev/null || { echo "$tool is not installed" >&2; exit 1; }
 done
 [[ -x $rtml ]] || { echo "$rtml missing: build first (cmake --build build --target rtml)" >&2; exit 1; }
-server_cpu=() wrk_cpu=()
-if [[ $pin == 1 ]] && command -v taskset > /dev/null && [[ $(nproc) -ge 2 ]]; then
-  server_cpu=(taskset -c 0) wrk_cpu=(taskset -c 1)
-fi
-
-tmp=$(mktemp -d /tmp/rtml-bench-pipeline.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2> /dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2> /dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() {  # URL: wait until it answers 200
-  for _ in $(seq 1 200); do
-    [[ $(curl -s -o /dev/null -w '%{http_code}' "$1" || true) == 200 ]] && return 0
-    sleep 0.05
-  done
-  echo "no 200 from $1" >&2; return 1
-}
+source bench/lib.sh
+bench_init rtml-bench-pipeline  # pinning, $tmp, $pids, cleanup on exit
 
 # ---- demo data: the snapshot rows, their schema, the pipeline and 256 predict bodies.
 /usr/bin/python3 - "$tmp" "$customers" << 'EOF'

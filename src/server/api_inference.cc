@@ -20,6 +20,16 @@ int64_t Nanos(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count();
 }
 
+// The per-phase latency histograms of one successful inference request:
+// parse (t0-t1), run (t1-t2), serialize (t2-t3), total.
+void RecordPhases(serving::ServiceStats& stats, int shard, Clock::time_point t0, Clock::time_point t1,
+                  Clock::time_point t2, Clock::time_point t3) {
+  stats.parse.Record(shard, Nanos(t0, t1));
+  stats.run.Record(shard, Nanos(t1, t2));
+  stats.serialize.Record(shard, Nanos(t2, t3));
+  stats.total.Record(shard, Nanos(t0, t3));
+}
+
 StatusOr<int64_t> ParseNowField(std::string_view text) {
   auto ms = data::ParseDateTimeMillis(text);
   if (!ms) return InvalidArgumentError("now: expected an RFC 3339 timestamp, got '" + std::string(text) + "'");
@@ -133,10 +143,7 @@ void ApiServer::HandleKServeInfer(Request& req, Response& resp, ThreadState& ts)
   resp.status = 200;
   const auto t3 = Clock::now();
   rev->stats->Count(shard, 2);
-  svc->stats->parse.Record(shard, Nanos(t0, t1));
-  svc->stats->run.Record(shard, Nanos(t1, t2));
-  svc->stats->serialize.Record(shard, Nanos(t2, t3));
-  svc->stats->total.Record(shard, Nanos(t0, t3));
+  RecordPhases(*svc->stats, shard, t0, t1, t2, t3);
 }
 
 void ApiServer::HandlePredict(Request& req, Response& resp, ThreadState& ts) {
@@ -200,10 +207,7 @@ void ApiServer::HandlePredict(Request& req, Response& resp, ThreadState& ts) {
   resp.status = 200;
   const auto t3 = Clock::now();
   rev->stats->Count(shard, 2);
-  svc->stats->parse.Record(shard, Nanos(t0, t1));
-  svc->stats->run.Record(shard, Nanos(t1, t2));
-  svc->stats->serialize.Record(shard, Nanos(t2, t3));
-  svc->stats->total.Record(shard, Nanos(t0, t3));
+  RecordPhases(*svc->stats, shard, t0, t1, t2, t3);
 }
 
 namespace {
@@ -385,10 +389,7 @@ void ApiServer::PredictPipeline(Request& req, Response& resp, ThreadState& ts, c
   resp.status = 200;
   const auto t3 = Clock::now();
   rev.stats->Count(shard, 2);
-  svc.stats->parse.Record(shard, Nanos(t0, t1));
-  svc.stats->run.Record(shard, Nanos(t1, t2));
-  svc.stats->serialize.Record(shard, Nanos(t2, t3));
-  svc.stats->total.Record(shard, Nanos(t0, t3));
+  RecordPhases(*svc.stats, shard, t0, t1, t2, t3);
 }
 
 void ApiServer::KServeInferPipeline(Request& req, Response& resp, ThreadState& ts, const serving::Service& svc,
@@ -511,10 +512,7 @@ void ApiServer::KServeInferPipeline(Request& req, Response& resp, ThreadState& t
   resp.status = 200;
   const auto t3 = Clock::now();
   rev.stats->Count(shard, 2);
-  svc.stats->parse.Record(shard, Nanos(t0, t1));
-  svc.stats->run.Record(shard, Nanos(t1, t2));
-  svc.stats->serialize.Record(shard, Nanos(t2, t3));
-  svc.stats->total.Record(shard, Nanos(t0, t3));
+  RecordPhases(*svc.stats, shard, t0, t1, t2, t3);
 }
 
 void ApiServer::HandleKServeMetadata(Request& req, Response& resp, ThreadState& ts) {
